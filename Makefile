@@ -1,0 +1,37 @@
+# Two entry points for a new user: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+BUNDLE := var/models/current
+
+.PHONY: run test lint train bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Stamp files: reinstall only when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+$(BUNDLE)/meta.json: | $(VENV)/.installed
+	$(BIN)/otklik train
+
+run: $(VENV)/.installed $(BUNDLE)/meta.json
+	$(BIN)/otklik serve --host 127.0.0.1 --port 8000
+
+train: $(VENV)/.installed
+	$(BIN)/otklik train
+
+test: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf var mlruns .pytest_cache .mypy_cache .ruff_cache

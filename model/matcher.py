@@ -1,0 +1,442 @@
+"""Thousands of monitoring queries compiled into one matcher.
+
+Every word-level term of every query (a lemma, an exact form, a prefix) becomes a numbered unit. A
+post's tokens are looked up once each in a surface-form cache (`ямы` → the units it triggers), so
+the cost per post grows with its length, not with the number of queries; only the queries whose
+units occurred are then evaluated, each as a small tree over the positions of its units.
+
+A query word stands for its own lemma when it is one (`стекло`: the noun, not the verb стечь),
+otherwise for its most probable lemma (`ямы` → `яма`); a post's word matches when any of its
+plausible lemmas is that lemma. Docs must come from `analyze` with the matcher's lemmatizer: the
+cache is keyed by surface form.
+
+Spans are `(start, end)` character offsets into `Doc.text`, the normalized text.
+"""
+
+from __future__ import annotations
+
+import itertools
+import operator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from model.doc import Doc, analyze
+from model.lemma import Lemmatizer
+from model.query import (
+    And,
+    Exact,
+    Near,
+    Or,
+    Phrase,
+    Prefix,
+    Query,
+    QuerySyntaxError,
+    Word,
+    parse,
+)
+from model.tokens import Token
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A monitoring rule: a query with an id, optionally the topic it suggests."""
+
+    id: str
+    query: str
+    topic: str | None = None
+    always_register: bool = False
+
+
+@dataclass(frozen=True)
+class RuleMatch:
+    rule_id: str
+    spans: tuple[tuple[int, int], ...]
+
+
+# A match inside a post: (first word position, last word position, token-index ranges to highlight).
+_Hit = tuple[int, int, tuple[tuple[int, int], ...]]
+_Highlights = list[tuple[int, int]]
+
+
+class _Post:
+    """What the evaluation of one post needs: the token indices of each unit that occurred."""
+
+    __slots__ = ("_positions", "occ", "present", "tokens")
+
+    def __init__(self, occ: dict[int, list[int]], tokens: tuple[Token, ...]) -> None:
+        self.occ = occ
+        self.present = frozenset(occ)  # set operations between two sets walk the smaller one
+        self.tokens = tokens
+        self._positions: list[int] | None = None
+
+    @property
+    def positions(self) -> list[int]:
+        """Word position of each token: punctuation takes none, so a phrase or NEAR reaches
+        across commas and dots (`ул. ленина`). Computed only for posts that need it."""
+        if self._positions is None:
+            self._positions = list(itertools.accumulate((token.kind != "punct" for token in self.tokens), initial=-1))[
+                1:
+            ]
+        return self._positions
+
+
+class _Node:
+    __slots__ = ()
+
+    def truth(self, post: _Post) -> _Highlights | None:
+        """None when false, else the token ranges to highlight (empty for a true NOT)."""
+        raise NotImplementedError
+
+    def hits(self, post: _Post) -> list[_Hit]:
+        raise NotImplementedError  # only positional nodes
+
+
+class _Positional(_Node):
+    __slots__ = ()
+
+    def truth(self, post: _Post) -> _Highlights | None:
+        hits = self.hits(post)
+        return [span for hit in hits for span in hit[2]] if hits else None
+
+
+class _Unit(_Positional):
+    __slots__ = ("unit",)
+
+    def __init__(self, unit: int) -> None:
+        self.unit = unit
+
+    def truth(self, post: _Post) -> _Highlights | None:
+        found = post.occ.get(self.unit)
+        return [(t, t) for t in found] if found else None
+
+    def hits(self, post: _Post) -> list[_Hit]:
+        positions = post.positions
+        return [(positions[t], positions[t], ((t, t),)) for t in post.occ.get(self.unit, ())]
+
+
+class _AnyUnit(_Positional):
+    """Any of several single-word terms: the bulk of real rules (`отоп* OR батаре* OR ...`)."""
+
+    __slots__ = ("units",)
+
+    def __init__(self, units: frozenset[int]) -> None:
+        self.units = units
+
+    def truth(self, post: _Post) -> _Highlights | None:
+        present = self.units & post.present
+        if not present:
+            return None
+        occ = post.occ
+        return [(t, t) for unit in present for t in occ[unit]]
+
+    def hits(self, post: _Post) -> list[_Hit]:
+        occ = post.occ
+        positions = post.positions
+        return [(positions[t], positions[t], ((t, t),)) for unit in self.units & post.present for t in occ[unit]]
+
+
+class _Phrase(_Positional):
+    __slots__ = ("units",)
+
+    def __init__(self, units: tuple[int, ...]) -> None:
+        self.units = units
+
+    def hits(self, post: _Post) -> list[_Hit]:
+        occ = post.occ
+        first = occ.get(self.units[0])
+        if not first:
+            return []
+        rest = [occ.get(unit) for unit in self.units[1:]]
+        if not all(rest):
+            return []
+        positions = post.positions
+        following = [{positions[t]: t for t in found} for found in rest]  # type: ignore[union-attr]
+        out: list[_Hit] = []
+        for t in first:
+            p = positions[t]
+            end_token = t
+            for k, at in enumerate(following, 1):
+                end_token = at.get(p + k, -1)
+                if end_token < 0:
+                    break
+            else:
+                out.append((p, p + len(following), ((t, end_token),)))
+        return out
+
+
+class _Near(_Positional):
+    __slots__ = ("distance", "left", "right")
+
+    def __init__(self, left: _Node, right: _Node, distance: int) -> None:
+        self.left = left
+        self.right = right
+        self.distance = distance
+
+    def hits(self, post: _Post) -> list[_Hit]:
+        lefts = self.left.hits(post)
+        if not lefts:
+            return []
+        rights = self.right.hits(post)
+        out: list[_Hit] = []
+        n = self.distance
+        for ls, le, lh in lefts:
+            for rs, re_, rh in rights:
+                if le < rs:
+                    gap = rs - le
+                elif re_ < ls:
+                    gap = ls - re_
+                else:
+                    continue  # the same words cannot be near themselves
+                if gap <= n:
+                    out.append((min(ls, rs), max(le, re_), lh + rh))
+        return out
+
+
+class _Or(_Node):
+    """Operands are skipped when none of their trigger units occurred (they cannot be true)."""
+
+    __slots__ = ("operands",)
+
+    def __init__(self, operands: tuple[tuple[_Node, frozenset[int] | None], ...]) -> None:
+        self.operands = operands
+
+    def truth(self, post: _Post) -> _Highlights | None:
+        out: _Highlights | None = None
+        present = post.present
+        for op, trigger in self.operands:
+            if trigger is not None and trigger.isdisjoint(present):
+                continue
+            found = op.truth(post)
+            if found is not None:
+                out = found if out is None else out + found
+        return out
+
+    def hits(self, post: _Post) -> list[_Hit]:
+        present = post.present
+        return [
+            hit
+            for op, trigger in self.operands
+            if trigger is None or not trigger.isdisjoint(present)
+            for hit in op.hits(post)
+        ]
+
+
+class _And(_Node):
+    __slots__ = ("operands",)
+
+    def __init__(self, operands: tuple[_Node, ...]) -> None:
+        self.operands = operands
+
+    def truth(self, post: _Post) -> _Highlights | None:
+        out: _Highlights = []
+        for op in self.operands:
+            found = op.truth(post)
+            if found is None:
+                return None
+            out += found
+        return out
+
+
+class _Not(_Node):
+    __slots__ = ("operand",)
+
+    def __init__(self, operand: _Node) -> None:
+        self.operand = operand
+
+    def truth(self, post: _Post) -> _Highlights | None:
+        return None if self.operand.truth(post) is not None else []
+
+
+_text = operator.attrgetter("text")
+
+
+class Matcher:
+    """Rules compiled once; `match` reports, per post, which rules matched and where."""
+
+    def __init__(self, rules: Sequence[Rule], lemmatizer: Lemmatizer, max_cache: int = 500_000) -> None:
+        self.rules = tuple(rules)
+        self._ids = [rule.id for rule in self.rules]
+        self.lemmatizer = lemmatizer
+        self.max_cache = max_cache
+        self._lemma_units: dict[str, int] = {}
+        self._exact_units: dict[str, int] = {}
+        self._prefix_units: dict[str, int] = {}
+        self._prefix_lengths: tuple[int, ...] = ()
+        self._trees: list[_Node] = []
+        self._rules_of_unit: list[list[int]] = []
+        self._unit_cost: list[float] = []
+        self._always: list[int] = []  # rules that can be true without any of their words
+        self._cache: dict[str, tuple[int, ...]] = {}
+        for index, rule in enumerate(self.rules):
+            try:
+                query = parse(rule.query)
+            except QuerySyntaxError as exc:
+                raise QuerySyntaxError(f"rule '{rule.id}': {exc.message}", exc.position, rule.query) from None
+            tree, trigger = self._compile(query)
+            self._trees.append(tree)
+            if trigger is None:
+                self._always.append(index)
+            else:
+                for unit in trigger:
+                    self._rules_of_unit[unit].append(index)
+        self._prefix_lengths = tuple(sorted({len(p) for p in self._prefix_units}))
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = {name: getattr(self, name) for name in self.__dict__}
+        state["_cache"] = {}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def match(self, docs: Sequence[Doc]) -> list[tuple[RuleMatch, ...]]:
+        """For each post, the rules it matches (in rule order) with the spans that made them match."""
+        return [self._match_one(doc) for doc in docs]
+
+    def _match_one(self, doc: Doc) -> tuple[RuleMatch, ...]:
+        tokens = doc.tokens
+        try:
+            found = list(map(self._cache.__getitem__, map(_text, tokens)))
+        except KeyError:  # a word this matcher has not seen yet
+            cache = self._cache
+            found = [
+                cache[token.text] if token.text in cache else self._learn(token.text, doc.lemmas[i])
+                for i, token in enumerate(tokens)
+            ]
+        occ: dict[int, list[int]] = {}
+        for i in [i for i, units in enumerate(found) if units]:
+            for unit in found[i]:
+                where = occ.get(unit)
+                if where is None:
+                    occ[unit] = [i]
+                else:
+                    where.append(i)
+        if not occ and not self._always:
+            return ()
+        rules_of = self._rules_of_unit
+        candidates = set(self._always).union(*[rules_of[unit] for unit in occ])
+        post = _Post(occ, tokens)
+        trees = self._trees
+        out = []
+        ids = self._ids
+        for index in sorted(candidates):
+            spans = trees[index].truth(post)
+            if spans is None:
+                continue
+            if len(spans) == 1:
+                a, b = spans[0]
+                offsets: tuple[tuple[int, int], ...] = ((tokens[a].start, tokens[b].end),)
+            else:
+                offsets = tuple(sorted({(tokens[a].start, tokens[b].end) for a, b in spans}))
+            out.append(RuleMatch(ids[index], offsets))
+        return tuple(out)
+
+    def _learn(self, text: str, lemmas: tuple[str, ...]) -> tuple[int, ...]:
+        """The units a surface form triggers, remembered for the next post."""
+        found = [self._lemma_units[lemma] for lemma in lemmas if lemma in self._lemma_units]
+        if text in self._exact_units:
+            found.append(self._exact_units[text])
+        for length in self._prefix_lengths:
+            if length > len(text):
+                break
+            unit = self._prefix_units.get(text[:length])
+            if unit is not None:
+                found.append(unit)
+        units = tuple(sorted(set(found)))
+        if len(self._cache) >= self.max_cache:
+            self._cache.clear()
+        self._cache[text] = units
+        return units
+
+    def _unit(self, table: dict[str, int], key: str) -> int:
+        unit = table.get(key)
+        if unit is None:
+            unit = table[key] = len(self._rules_of_unit)
+            self._rules_of_unit.append([])
+            # Guess how often a unit occurs, to index a rule under its rarest words: longer words
+            # are rarer, prefixes match more than words.
+            self._unit_cost.append((2.0 if table is self._prefix_units else 1.0) / max(len(key), 1))
+        return unit
+
+    def _term_unit(self, term: Word | Exact | Prefix) -> int:
+        if isinstance(term, Exact):
+            return self._unit(self._exact_units, term.text)
+        if isinstance(term, Prefix):
+            return self._unit(self._prefix_units, term.text)
+        lemmas = self.lemmatizer.lemmas(term.text)  # see the module docstring
+        lemma = term.text if term.text in lemmas else lemmas[0]
+        return self._unit(self._lemma_units, lemma)
+
+    def _cost(self, trigger: frozenset[int]) -> float:
+        return sum(self._unit_cost[unit] for unit in trigger)
+
+    def _cheapest(self, triggers: Iterable[frozenset[int] | None]) -> frozenset[int] | None:
+        found = [t for t in triggers if t is not None]
+        return min(found, key=self._cost) if found else None
+
+    def _compile(self, node: Query) -> tuple[_Node, frozenset[int] | None]:
+        """The evaluation tree of `node` and its trigger: units of which at least one occurs
+        whenever `node` is true (None when it can be true with none of its words, as `NOT a`)."""
+        if isinstance(node, Word | Exact | Prefix):
+            unit = self._term_unit(node)
+            return _Unit(unit), frozenset((unit,))
+        if isinstance(node, Phrase):
+            units = tuple(self._term_unit(t) for t in node.terms)
+            return _Phrase(units), self._cheapest(frozenset((u,)) for u in units)
+        if isinstance(node, Near):
+            left, left_trigger = self._compile(node.left)
+            right, right_trigger = self._compile(node.right)
+            return _Near(left, right, node.distance), self._cheapest((left_trigger, right_trigger))
+        if isinstance(node, Or):
+            operands = _flatten_or(node)
+            singles = frozenset(self._term_unit(op) for op in operands if isinstance(op, Word | Exact | Prefix))
+            compiled = [self._compile(op) for op in operands if not isinstance(op, Word | Exact | Prefix)]
+            if not compiled:
+                return _AnyUnit(singles), singles
+            if singles:
+                compiled.insert(0, (_AnyUnit(singles), singles))
+            tree = _Or(tuple(compiled))
+            if any(trigger is None for _, trigger in compiled):
+                return tree, None  # `a OR NOT b` is true without its words
+            return tree, frozenset().union(*(t for _, t in compiled if t is not None))
+        if isinstance(node, And):
+            compiled = [self._compile(op) for op in node.operands]
+            return _And(tuple(op for op, _ in compiled)), self._cheapest(t for _, t in compiled)
+        operand, _ = self._compile(node.operand)
+        return _Not(operand), None
+
+
+def _flatten_or(node: Or) -> list[Query]:
+    """`a OR (b OR c)` → [a, b, c]."""
+    out: list[Query] = []
+    for op in node.operands:
+        out.extend(_flatten_or(op) if isinstance(op, Or) else [op])
+    return out
+
+
+def match_records(
+    records: Iterable[dict[str, Any]], matcher: Matcher, lemmatizer: Lemmatizer, batch_size: int = 512
+) -> Iterator[dict[str, Any]]:
+    """JSONL-style posts (`id`, `text`) → `{"id", "rules", "spans"}` for each post that matches.
+
+    `spans` are merged over all matching rules, as offsets into the normalized text.
+    """
+    it = iter(records)
+    number = 0
+    while batch := list(itertools.islice(it, batch_size)):
+        texts = []
+        for record in batch:
+            number += 1
+            text = record.get("text") if isinstance(record, dict) else None
+            if not isinstance(text, str):
+                raise ValueError(f"post {number}: expected a JSON object with a string field 'text'")
+            texts.append(text)
+        for record, matches in zip(batch, matcher.match(analyze(texts, lemmatizer)), strict=True):
+            if matches:
+                spans = sorted({span for m in matches for span in m.spans})
+                yield {
+                    "id": record.get("id"),
+                    "rules": [m.rule_id for m in matches],
+                    "spans": [list(span) for span in spans],
+                }

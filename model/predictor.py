@@ -1,0 +1,104 @@
+"""Posts in, predictions out: the one code path behind `otklik predict` and `POST /v1/predict`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from model.bundle import Bundle
+from model.doc import analyze
+from model.jurisdiction import Jurisdiction
+from model.lemma import Lemmatizer
+from model.matcher import Matcher
+from model.records import Label, Post, Prediction
+from model.toponyms import Gazetteer
+
+
+class UnknownRegion(ValueError):
+    def __init__(self, region: str, known: Sequence[str]) -> None:
+        super().__init__(f"unknown region {region!r}; known regions: {', '.join(known)}")
+        self.region = region
+        self.known = tuple(known)
+
+
+class Predictor:
+    """Everything prediction needs, built once from a bundle; `predict` takes a batch."""
+
+    def __init__(self, bundle: Bundle, lemmatizer: Lemmatizer | None = None) -> None:
+        self.bundle = bundle
+        self.lemmatizer = lemmatizer or Lemmatizer()
+        self.matcher = Matcher(bundle.rules, self.lemmatizer)
+        self.gazetteers = {code: Gazetteer(r, self.lemmatizer) for code, r in bundle.regions.items()}
+        self.jurisdictions = {code: Jurisdiction(r, self.lemmatizer) for code, r in bundle.regions.items()}
+        thresholds: Mapping[str, Any] = bundle.meta["thresholds"]
+        self.relevance_threshold = float(thresholds["relevance"])
+        self.review = {head: float(thresholds["review"][head]) for head in ("relevance", "topic", "agency")}
+        self.default_region = str(bundle.meta.get("default_region") or sorted(bundle.regions)[0])
+        self.rule_topic = {rule.id: rule.topic for rule in bundle.rules if rule.topic}
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        return tuple(sorted(self.bundle.regions))
+
+    def region_of(self, post: Post) -> str:
+        code = post.region or self.default_region
+        if code not in self.bundle.regions:
+            raise UnknownRegion(code, self.regions)
+        return code
+
+    def predict(self, posts: Sequence[Post], explain: bool = True) -> list[Prediction]:
+        if not posts:
+            return []
+        region_codes = [self.region_of(p) for p in posts]
+        docs = analyze([p.text for p in posts], self.lemmatizer)
+        clf = self.bundle.classifier
+        matches = self.matcher.match(docs)
+        rule_topics = [
+            frozenset(self.rule_topic[m.rule_id] for m in found if m.rule_id in self.rule_topic) for found in matches
+        ]
+        scores = clf.scores(docs, rule_topics, [self.jurisdictions[c] for c in region_codes])
+        out: list[Prediction] = []
+        topic_classes = clf.topic.classes_
+        agency_classes = clf.agency.classes_
+        for i, post in enumerate(posts):
+            region = self.bundle.regions[region_codes[i]]
+            p_rel = float(scores.relevance[i])
+            relevant = p_rel >= self.relevance_threshold
+            order = np.argsort(-scores.topic[i])[:3]
+            topic = Label(
+                label=str(topic_classes[order[0]]),
+                score=float(scores.topic[i, order[0]]),
+                top=tuple((str(topic_classes[j]), float(scores.topic[i, j])) for j in order),
+            )
+            a = int(scores.agency[i].argmax())
+            agency = Label(label=str(agency_classes[a]), score=float(scores.agency[i, a]))
+            place = self.gazetteers[region_codes[i]].find(docs[i], post.text)
+            rel_conf = p_rel if relevant else 1.0 - p_rel
+            needs_review = rel_conf < self.review["relevance"] or (
+                relevant and (topic.score < self.review["topic"] or agency.score < self.review["agency"])
+            )
+            rule_ids = tuple(m.rule_id for m in matches[i])
+            explanation: dict[str, Any] = {}
+            if explain:
+                explanation = dict(clf.explain(scores, i))
+                explanation["rules"] = [
+                    {"id": m.rule_id, "spans": [list(s) for s in m.spans]} for m in matches[i]
+                ]
+                explanation["place"] = [list(s) for s in place.spans] if place else []
+            out.append(
+                Prediction(
+                    id=post.id,
+                    relevant=Label(label=relevant, score=p_rel),
+                    topic=topic,
+                    agency=agency,
+                    body=region.body_name(agency.label, place.oktmo if place else None),
+                    municipality=place,
+                    rules=rule_ids,
+                    needs_review=bool(needs_review),
+                    explanation=explanation,
+                    model=self.bundle.id,
+                )
+            )
+        return out

@@ -1,0 +1,47 @@
+"""The app factory: builds the FastAPI app and nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+
+from serving.limits import JsonBodyGuard
+from serving.models import ModelHolder
+from serving.observability import Metrics, configure_logging, request_middleware
+from serving.routes import predict, system
+from serving.settings import Settings
+
+DESCRIPTION = """
+Otklik находит жалобы граждан в соцсетях и направляет их ответственным органам.
+
+* `POST /v1/predict` — классификация постов (релевантность, тема, ведомство, муниципалитет);
+* `GET /v1/model` — модель в работе; `POST /v1/model/reload` — перечитать модель (токен администратора);
+* `GET /health`, `GET /ready`, `GET /metrics`.
+
+Ошибки ввода — HTTP 4xx с JSON `{"detail": ...}`, где сказано, какое поле и что с ним не так.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging()
+    holder = ModelHolder(settings.bundle_dir)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(holder.try_load)
+        yield
+
+    app = FastAPI(title="Otklik", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.models = holder
+    app.state.metrics = metrics
+    app.middleware("http")(request_middleware(metrics))
+    app.add_middleware(JsonBodyGuard, max_bytes=settings.max_body_bytes)
+    app.include_router(system.router)
+    app.include_router(predict.router)
+    return app

@@ -1,0 +1,76 @@
+"""Liveness, readiness, metrics, and the model in use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Response
+from fastapi.concurrency import run_in_threadpool
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from model.bundle import BundleError
+from serving.deps import AdminDep, HolderDep, MetricsDep, PredictorDep
+from serving.schemas import ModelInfo, Problem
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/health", summary="Процесс жив")
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/ready", summary="Модель загружена, база доступна", responses={503: {"model": Problem}})
+def ready(holder: HolderDep, response: Response) -> dict[str, Any]:
+    checks: dict[str, Any] = {
+        "model": holder.current.bundle.id if holder.current else None,
+    }
+    problems = []
+    if holder.current is None:
+        problems.append(holder.error or "model not loaded")
+    if problems:
+        response.status_code = 503
+    return {"ready": not problems, "checks": checks, "problems": problems}
+
+
+@router.get("/metrics", summary="Метрики Prometheus", include_in_schema=False)
+def metrics_endpoint(metrics: MetricsDep, holder: HolderDep) -> Response:
+    if holder.current is not None:
+        metrics.bundle.info({"id": holder.current.bundle.id})
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def model_info(predictor: Any) -> dict[str, Any]:
+    meta = predictor.bundle.meta
+    return {
+        "id": meta["id"],
+        "created_at": meta["created_at"],
+        "default_region": predictor.default_region,
+        "regions": list(predictor.regions),
+        "labels": meta["labels"],
+        "thresholds": meta["thresholds"],
+        "metrics": meta.get("metrics", {}),
+        "mlflow_run_id": meta.get("mlflow_run_id"),
+        "versions": meta.get("versions", {}),
+    }
+
+
+@router.get("/v1/model", response_model=ModelInfo, summary="Модель в работе", responses={503: {"model": Problem}})
+def model(predictor: PredictorDep) -> dict[str, Any]:
+    return model_info(predictor)
+
+
+@router.post(
+    "/v1/model/reload",
+    response_model=ModelInfo,
+    dependencies=[AdminDep],
+    summary="Перечитать var/models/current",
+    responses={401: {"model": Problem}, 403: {"model": Problem}, 409: {"model": Problem}},
+)
+async def reload(holder: HolderDep) -> dict[str, Any]:
+    try:
+        predictor = await run_in_threadpool(holder.load)
+    except BundleError as exc:
+        current = holder.current.bundle.id if holder.current else None
+        raise HTTPException(409, f"{exc} (still serving {current})") from exc
+    return model_info(predictor)

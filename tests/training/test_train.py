@@ -1,0 +1,35 @@
+"""Training on the project's corpus: the bundle, its honesty about data, and its quality."""
+
+from __future__ import annotations
+
+from model.bundle import Bundle
+from tests.conftest import ANNOTATIONS
+from training.corpus import data_hash, read_corpus, splits
+from training.train import TrainResult
+
+
+def test_test_split_is_never_trained_on(trained: TrainResult) -> None:
+    parts = splits(read_corpus(ANNOTATIONS / "corpus"))
+    data = trained.meta["data"]
+    assert data["hash"] == data_hash(parts["train"])
+    assert data["test_hash"] == data_hash(parts["test"])
+    assert data["train_rows"] == len(parts["train"]) and data["test_rows"] == len(parts["test"])
+    assert not {ex.id for ex in parts["train"]} & {ex.id for ex in parts["test"]}
+
+
+def test_quality_on_the_fixed_test_split(bundle: Bundle) -> None:
+    test = bundle.meta["metrics"]["test"]
+    assert test["relevance"]["f1"] >= 0.92, test["relevance"]
+    assert test["topic"]["macro_f1"] >= 0.85, test["topic"]["per_class"]
+    assert test["agency"]["accuracy"] >= 0.85, test["agency"]["confusions"]
+
+
+def test_report_has_what_ml_staff_need(bundle: Bundle) -> None:
+    test = bundle.meta["metrics"]["test"]
+    rel = test["relevance"]
+    assert {"precision", "recall", "f1", "false_positive_rate", "confusion", "calibration_error"} <= set(rel)
+    for head in ("topic", "agency"):
+        assert {"accuracy", "macro_f1", "per_class", "confusions", "calibration_error", "review"} <= set(test[head])
+        review = test[head]["review"]
+        assert 0 < review["coverage"] <= 1
+    assert set(test["municipality"]) >= {"accuracy", "recall_named", "false_place_rate"}
