@@ -61,17 +61,22 @@ def char_ngrams(lemmas: list[str]) -> list[str]:
 
 
 class WordVectors:
-    """natasha's navec news embedding, loaded on first use and cached per word.
+    """natasha's navec news embedding, loaded on first use, with the vectors of the words seen so
+    far copied into one matrix so that a batch's means are one sparse product.
 
     Not pickled: the vectors ship with the natasha package, so a bundle refers to them by package
     version and re-loads them after unpickling.
     """
 
     dim = 300
+    max_words = 100_000  # ~120 MB of float32; when full, the cache starts over
 
     def __init__(self) -> None:
         self._emb: Any = None
-        self._cache: dict[str, np.ndarray | None] = {}
+        self._row: dict[str, int] = {}
+        self._matrix = np.zeros((1024, self.dim), dtype=np.float32)
+        self._n = 0
+        self._generation = 0  # bumped when the cache starts over
 
     def __getstate__(self) -> dict[str, Any]:
         return {}
@@ -86,34 +91,116 @@ class WordVectors:
             self._emb = NewsEmbedding()
         return self._emb
 
-    def vector(self, word: str, lemma: str) -> np.ndarray | None:
-        key = word
-        if key in self._cache:
-            return self._cache[key]
+    def row(self, word: str, lemma: str) -> int:
+        """Row of the word's vector in the matrix (the surface form, else the lemma); -1 if unknown."""
+        row = self._row.get(word)
+        if row is not None:
+            return row
         emb = self._load()
-        vec = None
+        row = -1
         for candidate in (word, lemma):
             if candidate in emb:
-                vec = np.asarray(emb[candidate], dtype=np.float32)
+                if self._n == self.max_words:
+                    self._row.clear()
+                    self._n = 0
+                    self._generation += 1
+                if self._n == len(self._matrix):
+                    self._matrix = np.resize(self._matrix, (2 * len(self._matrix), self.dim))
+                self._matrix[self._n] = emb[candidate]
+                row = self._n
+                self._n += 1
                 break
-        if len(self._cache) < 500_000:
-            self._cache[key] = vec
-        return vec
+        self._row[word] = row
+        return row
 
-    def mean(self, doc: Doc) -> np.ndarray:
-        """Mean vector of the post's words, L2-normalized; zeros when no word is known."""
-        vectors = [
-            v
-            for token, lemmas in zip(doc.tokens, doc.lemmas, strict=True)
-            if token.kind in WORD_KINDS
-            and len(token.text) > 1
-            and (v := self.vector(token.text, lemmas[0] if lemmas else token.text)) is not None
-        ]
-        if not vectors:
-            return np.zeros(self.dim, dtype=np.float32)
-        mean = np.mean(vectors, axis=0)
-        norm = float(np.linalg.norm(mean))
-        return mean / norm if norm > 0 else mean
+    def vector(self, word: str, lemma: str) -> np.ndarray | None:
+        row = self.row(word, lemma)
+        return self._matrix[row].copy() if row >= 0 else None
+
+    def _means_uncached(self, docs: Sequence[Doc]) -> np.ndarray:
+        """The slow path for a batch with more distinct words than the cache holds."""
+        emb = self._load()
+        out = np.zeros((len(docs), self.dim), dtype=np.float32)
+        for i, doc in enumerate(docs):
+            total = np.zeros(self.dim, dtype=np.float32)
+            for token, lemmas in zip(doc.tokens, doc.lemmas, strict=True):
+                if token.kind in WORD_KINDS and len(token.text) > 1:
+                    for candidate in (token.text, lemmas[0] if lemmas else token.text):
+                        if candidate in emb:
+                            total += emb[candidate]
+                            break
+            norm = float(np.linalg.norm(total))
+            out[i] = total / norm if norm > 0 else total
+        return out
+
+    def means(self, docs: Sequence[Doc]) -> np.ndarray:
+        """Per post, the mean vector of its words, L2-normalized; zeros when no word is known."""
+        generation = self._generation
+        rows: list[int] = []
+        cols: list[int] = []
+        for i, doc in enumerate(docs):
+            for token, lemmas in zip(doc.tokens, doc.lemmas, strict=True):
+                if token.kind in WORD_KINDS and len(token.text) > 1:
+                    col = self.row(token.text, lemmas[0] if lemmas else token.text)
+                    if col >= 0:
+                        rows.append(i)
+                        cols.append(col)
+        if generation != self._generation:  # the cache started over mid-batch: rows were reused
+            return self._means_uncached(docs)
+        counts = sp.csr_matrix(
+            (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(docs), max(self._n, 1))
+        )
+        # the direction of the sum is the direction of the mean
+        sums = np.asarray(counts @ self._matrix[: max(self._n, 1)], dtype=np.float32)
+        norms = np.linalg.norm(sums, axis=1, keepdims=True)
+        return sums / np.where(norms > 0, norms, 1.0)
+
+
+class CharGrams:
+    """Char n-gram TF-IDF of lemmas with a per-lemma cache of vocabulary indices.
+
+    The same numbers as the fitted `TfidfVectorizer(analyzer=char_ngrams, sublinear_tf=True)`
+    (l2 norm) it wraps, without building and counting every n-gram string of every post again.
+    """
+
+    def __init__(self, vectorizer: TfidfVectorizer) -> None:
+        self.vectorizer = vectorizer
+        self._cache: dict[str, np.ndarray] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"vectorizer": self.vectorizer}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["vectorizer"])  # type: ignore[misc]
+
+    def _indices(self, lemma: str) -> np.ndarray:
+        hit = self._cache.get(lemma)
+        if hit is None:
+            vocab = self.vectorizer.vocabulary_
+            hit = np.fromiter((vocab[g] for g in word_char_ngrams(lemma) if g in vocab), dtype=np.int64)
+            if len(self._cache) < 300_000:
+                self._cache[lemma] = hit
+        return hit
+
+    def transform(self, seqs: Sequence[list[str]]) -> sp.csr_matrix:
+        idf = self.vectorizer.idf_.astype(np.float32)
+        indptr = np.zeros(len(seqs) + 1, dtype=np.int64)
+        indices: list[np.ndarray] = []
+        data: list[np.ndarray] = []
+        for row, seq in enumerate(seqs):
+            parts = [self._indices(lemma) for lemma in seq if lemma != NUMBER]
+            idx = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+            cols, counts = np.unique(idx, return_counts=True)
+            values = (1.0 + np.log(counts.astype(np.float32))) * idf[cols]
+            norm = float(np.sqrt(values @ values))
+            indices.append(cols)
+            data.append(values / norm if norm > 0 else values)
+            indptr[row + 1] = indptr[row] + len(cols)
+        return sp.csr_matrix(
+            (np.concatenate(data) if data else np.zeros(0, np.float32),
+             np.concatenate(indices) if indices else np.zeros(0, np.int64), indptr),
+            shape=(len(seqs), len(self.vectorizer.vocabulary_)),
+        )
 
 
 class Featurizer(TransformerMixin, BaseEstimator):
@@ -142,10 +229,12 @@ class Featurizer(TransformerMixin, BaseEstimator):
         ).fit(seqs)
         self.chars_ = None
         if self.char_weight:
-            self.chars_ = TfidfVectorizer(
-                analyzer=char_ngrams, min_df=self.char_min_df, max_features=self.max_features,
-                sublinear_tf=True, dtype=np.float32,
-            ).fit(seqs)
+            self.chars_ = CharGrams(
+                TfidfVectorizer(
+                    analyzer=char_ngrams, min_df=self.char_min_df, max_features=self.max_features,
+                    sublinear_tf=True, dtype=np.float32,
+                ).fit(seqs)
+            )
         self.vectors_ = WordVectors()
         self.n_features_out_ = len(self.get_feature_names_out())
         return self
@@ -156,14 +245,13 @@ class Featurizer(TransformerMixin, BaseEstimator):
         if self.chars_ is not None:
             blocks.append(self.chars_.transform(seqs) * self.char_weight)
         if self.embedding_weight:
-            dense = np.vstack([self.vectors_.mean(d) for d in docs]) if docs else np.zeros((0, WordVectors.dim))
-            blocks.append(sp.csr_matrix(dense * self.embedding_weight))
+            blocks.append(sp.csr_matrix(self.vectors_.means(docs) * self.embedding_weight))
         return sp.hstack(blocks, format="csr", dtype=np.float32)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         names = list(self.words_.get_feature_names_out())
         if self.chars_ is not None:
-            names += [f"{CHAR_PREFIX}{g}" for g in self.chars_.get_feature_names_out()]
+            names += [f"{CHAR_PREFIX}{g}" for g in self.chars_.vectorizer.get_feature_names_out()]
         if self.embedding_weight:
             names += [f"{EMBEDDING_PREFIX}{i}" for i in range(WordVectors.dim)]
         return np.asarray(names, dtype=object)

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
+from serving.database import make_engine
 from serving.limits import JsonBodyGuard
 from serving.models import ModelHolder
 from serving.observability import Metrics, configure_logging, request_middleware
@@ -29,16 +30,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging()
     holder = ModelHolder(settings.bundle_dir)
+    engine = make_engine(settings.database_url)
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(holder.try_load)
         yield
+        engine.dispose()
 
     app = FastAPI(title="Otklik", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.models = holder
+    app.state.engine = engine
     app.state.metrics = metrics
     app.middleware("http")(request_middleware(metrics))
     app.add_middleware(JsonBodyGuard, max_bytes=settings.max_body_bytes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from pathlib import Path
@@ -41,6 +42,11 @@ class ModelHolder:
             predictor = Predictor(load_bundle(self.bundle_dir), self._lemmatizer)
             predictor.predict([WARMUP], explain=True)  # compile caches before traffic arrives
             self._current = predictor
+            # The bundle's objects live until the next reload: keep the collector from scanning them
+            # on every request (unfreeze first, so a replaced bundle's cycles can be collected).
+            gc.unfreeze()
+            gc.collect()
+            gc.freeze()
             self.error = None
             log.info("bundle loaded", extra={"bundle": predictor.bundle.id})
             return predictor

@@ -9,7 +9,8 @@ from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from model.bundle import BundleError
-from serving.deps import AdminDep, HolderDep, MetricsDep, PredictorDep
+from serving.database import reachable
+from serving.deps import AdminDep, EngineDep, HolderDep, MetricsDep, PredictorDep
 from serving.schemas import ModelInfo, Problem
 
 router = APIRouter(tags=["system"])
@@ -21,13 +22,17 @@ def health() -> dict[str, str]:
 
 
 @router.get("/ready", summary="Модель загружена, база доступна", responses={503: {"model": Problem}})
-def ready(holder: HolderDep, response: Response) -> dict[str, Any]:
+def ready(holder: HolderDep, engine: EngineDep, response: Response) -> dict[str, Any]:
+    database_problem = reachable(engine)
     checks: dict[str, Any] = {
         "model": holder.current.bundle.id if holder.current else None,
+        "database": database_problem is None,
     }
     problems = []
     if holder.current is None:
         problems.append(holder.error or "model not loaded")
+    if database_problem:
+        problems.append(database_problem)
     if problems:
         response.status_code = 503
     return {"ready": not problems, "checks": checks, "problems": problems}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -162,3 +163,21 @@ def test_openapi_has_russian_examples(client: TestClient) -> None:
     text = json.dumps(schema, ensure_ascii=False)
     assert "Третий день нет горячей воды" in text
     assert client.get("/docs").status_code == 200
+
+
+def test_ready_reports_what_is_missing(tmp_path: Path) -> None:
+    from serving.app import create_app
+    from tests.serving.conftest import make_settings
+
+    (tmp_path / "a-file").write_text("not a folder")
+    settings = make_settings(tmp_path / "no-models", tmp_path, database_url=f"sqlite:///{tmp_path}/a-file/x.db")
+    with TestClient(create_app(settings)) as c:
+        r = c.get("/ready")
+        assert r.status_code == 503
+        body = r.json()
+        assert body["ready"] is False and body["checks"] == {"model": None, "database": False}
+        assert any("no model bundle" in p and "otklik train" in p for p in body["problems"])
+        assert any(p.startswith("database not reachable") for p in body["problems"])
+        assert c.get("/health").status_code == 200
+        r = c.post("/v1/predict", json={"posts": [{"id": "1", "text": "яма"}]})
+        assert r.status_code == 503 and "no model is loaded" in r.json()["detail"]

@@ -1,0 +1,41 @@
+"""The database engine: embedded SQLite by default, PostgreSQL through OTKLIK_DATABASE_URL."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout, and its folder."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            # a folder that cannot be made shows up as "not reachable" in /ready, not as a crash
+            with contextlib.suppress(OSError):
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def reachable(engine: Engine) -> str | None:
+    """None when the database answers, else what went wrong."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return None
+    except Exception as exc:  # any driver error means "not ready"; the message says which
+        return f"database not reachable: {type(exc).__name__}: {exc}".splitlines()[0]
