@@ -75,8 +75,8 @@ class Predictor:
             a = int(scores.agency[i].argmax())
             agency = Label(label=str(agency_classes[a]), score=float(scores.agency[i, a]))
             place = self.gazetteers[region_codes[i]].find(docs[i], post.text)
-            rel_conf = p_rel if relevant else 1.0 - p_rel
-            needs_review = rel_conf < self.review["relevance"] or (
+            # relevance: a score near the decision threshold; topic, agency: a low top probability
+            needs_review = abs(p_rel - self.relevance_threshold) < self.review["relevance"] or (
                 relevant and (topic.score < self.review["topic"] or agency.score < self.review["agency"])
             )
             rule_ids = tuple(m.rule_id for m in matches[i])

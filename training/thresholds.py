@@ -31,6 +31,19 @@ def relevance_threshold(p: np.ndarray, y: np.ndarray, min_precision: float, max_
     return fallback
 
 
+def review_margin(distance: np.ndarray, correct: np.ndarray, target_accuracy: float, width: float = 0.05) -> float:
+    """How close to the decision threshold a score may be before a person must look.
+
+    Walking outward from the threshold, the margin is where decisions in a ring of `width` first
+    become right at least `target_accuracy` of the time.
+    """
+    for m in np.round(np.arange(0.0, 0.5, 0.01), 2):
+        ring = (distance >= m) & (distance < m + width)
+        if ring.sum() >= 5 and correct[ring].mean() >= target_accuracy:
+            return float(m)
+    return 0.5
+
+
 def review_threshold(confidence: np.ndarray, correct: np.ndarray, target_accuracy: float) -> float:
     """The lowest confidence above which suggestions are right at least `target_accuracy` of the time."""
     for t in GRID:

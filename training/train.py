@@ -28,7 +28,7 @@ from model.taxonomy import load_taxonomy
 from training.config import TrainConfig
 from training.corpus import CorpusError, Example, data_hash, label_problems, read_corpus, splits
 from training.evaluate import evaluate
-from training.thresholds import relevance_threshold, review_threshold
+from training.thresholds import relevance_threshold, review_margin, review_threshold
 
 LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib", "natasha", "pymorphy3", "pymorphy3-dicts-ru", "otklik")
 SMOKE_TEXT = "Третий день нет горячей воды в Березниках, управляющая компания не отвечает"
@@ -59,11 +59,7 @@ def choose_thresholds(clf: Classifier, relevant: np.ndarray, topics: np.ndarray,
                       cfg: TrainConfig) -> dict[str, Any]:
     p_rel = clf.relevance.oof_proba_[:, list(clf.relevance.classes_).index(True)]
     t_rel = relevance_threshold(p_rel, relevant, cfg.relevance_precision, cfg.relevance_max_fpr)
-    rel_pred = p_rel >= t_rel
-    review = {
-        "relevance": review_threshold(np.where(rel_pred, p_rel, 1 - p_rel), rel_pred == relevant,
-                                      cfg.review_accuracy),
-    }
+    review = {"relevance": review_margin(np.abs(p_rel - t_rel), (p_rel >= t_rel) == relevant, cfg.review_accuracy)}
     for name, head, gold in (("topic", clf.topic, topics), ("agency", clf.agency, agencies)):
         oof = head.oof_proba_
         review[name] = review_threshold(oof.max(axis=1), head.classes_[oof.argmax(axis=1)] == gold,

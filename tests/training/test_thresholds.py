@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.thresholds import relevance_threshold, review_threshold
+from training.thresholds import relevance_threshold, review_margin, review_threshold
 
 
 def test_relevance_threshold_is_lowest_meeting_both_targets() -> None:
@@ -19,3 +19,13 @@ def test_review_threshold_reaches_target_accuracy() -> None:
     correct = np.array([0, 0, 1, 0, 1, 1, 1, 1], dtype=bool)
     assert review_threshold(conf, correct, 1.0) == 0.61
     assert review_threshold(conf, correct, 0.5) == 0.2
+
+
+def test_review_margin_covers_the_unreliable_band() -> None:
+    rng = np.random.default_rng(0)
+    distance = rng.uniform(0, 0.5, 2000)
+    # wrong half of the time within 0.1 of the threshold, almost never beyond it
+    correct = np.where(distance < 0.1, rng.uniform(size=2000) < 0.5, rng.uniform(size=2000) < 0.99)
+    margin = review_margin(distance, correct, 0.92)
+    assert 0.1 <= margin <= 0.2
+    assert review_margin(distance, np.ones(2000, dtype=bool), 0.92) == 0.0
