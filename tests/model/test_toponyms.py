@@ -29,6 +29,10 @@ OSA = "57728000"
 OCHER = "57762000"
 GORNOZAVODSK = "57714000"
 ILYINSKY = "57759000"
+SUKSUN = "57731000"
+KISHERT = "57524000"
+OKTYABRSKY = "57761000"
+BEREZOVSKY = "57506000"
 
 Find = Callable[..., Place | None]
 
@@ -86,6 +90,18 @@ def code(place: Place | None) -> str | None:
         ("Кын остался без связи", LYSVA),
         ("в Оверятах снова отключили свет", KRASNOKAMSK),
         ("на Теплой Горе дорогу замело", GORNOZAVODSK),
+        # formations named after a village or work settlement
+        ("в Суксуне нет воды", SUKSUN),
+        ("из Суксуна в Кунгур автобус отменили", SUKSUN),
+        ("на Верх-Суксуне темно", SUKSUN),
+        ("из Усть-Кишерти не уехать", KISHERT),
+        ("в Молёбке нет фельдшера", KISHERT),
+        ("в Кишертском округе нет связи", KISHERT),
+        ("в Сарсе нет газа", OKTYABRSKY),
+        ("п. Октябрьский, ул. Ленина — яма", OKTYABRSKY),
+        ("в Октябрьском опять нет воды", OKTYABRSKY),
+        ("в Березовском муниципальном округе закрыли школу", BEREZOVSKY),
+        ("в Березовском районе дорога разбита", BEREZOVSKY),
         # demonyms and adjectives
         ("пермяки, кто знает куда жаловаться", PERM),
         ("березниковцы, у кого опять вырубило свет?", BEREZNIKI),
@@ -94,6 +110,8 @@ def code(place: Place | None) -> str | None:
         ("лысьвенский автобус опять сломался", LYSVA),
         ("в добрянском ДК сделали платный утренник", DOBRYANKA),
         ("березниковцы-многодетные, участки так и не выделили", BEREZNIKI),
+        ("суксунцы, у кого нет света?", SUKSUN),
+        ("кишертская больница опять без врача", KISHERT),
         # hashtags
         ("ямы на дорогах #Березники", BEREZNIKI),
     ],
@@ -115,6 +133,9 @@ def test_forms_of_names(find: Find, text: str, oktmo: str) -> None:
         "мы висим на телефоне третий час",
         "У нас в садовом товариществе провода провисли",
         "ямы на Ленина, ул. Мира тоже",
+        "октябрьские праздники, а воды нет",
+        "на Октябрьской улице яма",
+        "Октябрьский проспект весь в ямах",
     ],
 )
 def test_common_words_that_are_also_names_are_no_place(find: Find, text: str) -> None:
@@ -133,6 +154,12 @@ def test_common_words_that_are_also_names_are_no_place(find: Find, text: str) ->
 )
 def test_the_town_of_osa(find: Find, text: str) -> None:
     assert code(find(text)) == OSA
+
+
+def test_berezovsky_of_sverdlovsk_oblast_is_not_the_perm_okrug(find: Find) -> None:
+    # Only the okrug's own names count: the bare adjective is also a town near Yekaterinburg.
+    assert find("в Березовском нет воды, мэрия молчит") is None
+    assert code(find("Березовский округ Пермского края: дорогу не чистят")) == BEREZOVSKY
 
 
 def test_a_surname_is_no_town_when_written_as_one(find: Find) -> None:
