@@ -94,12 +94,13 @@ class Classifier:
                 ]
             ),
         }
-        self.groups_ = {}
+        # per head and feature: 0, or k when the feature belongs to the k-th GROUPED family
+        self.group_ids_ = {}
         for head, names in self.feature_names_.items():
-            groups = np.full(len(names), "", dtype=object)
-            for prefix, label in GROUPED.items():
-                groups[[str(n).startswith(prefix) for n in names]] = label
-            self.groups_[head] = groups
+            ids = np.zeros(len(names), dtype=np.int64)
+            for k, prefix in enumerate(GROUPED, 1):
+                ids[[str(n).startswith(prefix) for n in names]] = k
+            self.group_ids_[head] = ids
         return self
 
     def _topic_input(self, X: sp.csr_matrix, rule_topics: Sequence[frozenset[str]]) -> sp.csr_matrix:
@@ -138,30 +139,34 @@ class Classifier:
         p_agency = self.agency.predict_proba(self._agency_input(X_topic, J))
         return HeadScores(relevance=p_rel, topic=p_topic, agency=p_agency, X=X_rel, J=J)
 
-    def explain(self, scores: HeadScores, row: int, top: int = 5) -> dict[str, list[list[Any]]]:
-        """The features that pushed each head's decision most."""
-        x_rel = scores.X[row]
-        x_topic = x_rel[:, : x_rel.shape[1] - 1]
-        x_agency = self._agency_input(x_topic, scores.J[row : row + 1])
-        out: dict[str, list[list[Any]]] = {}
-        for head, est, vec, idx in (
-            ("relevance", self.relevance, x_rel, int(scores.relevance[row] >= 0.5)),
-            ("topic", self.topic, x_topic, int(scores.topic[row].argmax())),
-            ("agency", self.agency, x_agency, int(scores.agency[row].argmax())),
-        ):
-            indices, values = est.contributions(vec, idx)
-            out[head] = self._top_features(head, indices, values, top)
-        return out
+    def explain(self, scores: HeadScores, row: int, relevant: bool, top: int = 5) -> dict[str, list[list[Any]]]:
+        """The features that pushed each head towards its decision most (grouped ones summed)."""
+        X = scores.X
+        lo, hi = X.indptr[row], X.indptr[row + 1]
+        idx, val = X.indices[lo:hi], X.data[lo:hi]
+        n_topic = X.shape[1] - 1  # the relevance input is the topic input plus one column
+        in_topic = idx < n_topic
+        t_idx, t_val = idx[in_topic], val[in_topic]
+        j = scores.J[row] * self.prior_weight
+        j_cols = np.flatnonzero(j)
+        a_idx = np.concatenate([t_idx, n_topic + j_cols])
+        a_val = np.concatenate([t_val, j[j_cols]])
+        topic_class = int(scores.topic[row].argmax())
+        agency_class = int(scores.agency[row].argmax())
+        return {
+            "relevance": self._top("relevance", idx, self.relevance.contributions(idx, val, int(relevant)), top),
+            "topic": self._top("topic", t_idx, self.topic.contributions(t_idx, t_val, topic_class), top),
+            "agency": self._top("agency", a_idx, self.agency.contributions(a_idx, a_val, agency_class), top),
+        }
 
-    def _top_features(self, head: str, indices: np.ndarray, values: np.ndarray, top: int) -> list[list[Any]]:
+    def _top(self, head: str, indices: np.ndarray, pushes: np.ndarray, top: int) -> list[list[Any]]:
+        groups = self.group_ids_[head][indices]
+        sums = np.bincount(groups, weights=pushes, minlength=len(GROUPED) + 1)
+        items = [(label, float(sums[k])) for k, label in enumerate(GROUPED.values(), 1) if sums[k] > 0]
+        keep = np.flatnonzero((pushes > 0) & (groups == 0))
+        if len(keep) > top:
+            keep = keep[np.argpartition(-pushes[keep], top - 1)[:top]]
         names = self.feature_names_[head]
-        groups = self.groups_[head][indices]
-        items: list[tuple[str, float]] = []
-        for label in GROUPED.values():
-            total = float(values[groups == label].sum())
-            if total > 0:
-                items.append((label, total))
-        keep = (values > 0) & (groups == "")
-        items += [(str(names[i]), float(v)) for i, v in zip(indices[keep], values[keep], strict=True)]
-        items.sort(key=lambda kv: -kv[1])
+        items += [(str(names[i]), float(pushes[k])) for i, k in zip(indices[keep].tolist(), keep.tolist(), strict=True)]
+        items.sort(key=lambda kv: (-kv[1], kv[0]))
         return [[name, round(value, 3)] for name, value in items[:top]]

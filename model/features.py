@@ -7,6 +7,7 @@ similarity to words it does not (`поликлиника` ~ `больница`).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from functools import lru_cache
 from itertools import pairwise
@@ -77,6 +78,8 @@ class WordVectors:
         self._matrix = np.zeros((1024, self.dim), dtype=np.float32)
         self._n = 0
         self._generation = 0  # bumped when the cache starts over
+        # The API scores requests on several threads; the matrix grows and is reused in place.
+        self._lock = threading.RLock()
 
     def __getstate__(self) -> dict[str, Any]:
         return {}
@@ -92,7 +95,10 @@ class WordVectors:
         return self._emb
 
     def row(self, word: str, lemma: str) -> int:
-        """Row of the word's vector in the matrix (the surface form, else the lemma); -1 if unknown."""
+        """Row of the word's vector in the matrix (the surface form, else the lemma); -1 if unknown.
+
+        Callers hold the lock: a row number is only meaningful while the cache does not start over.
+        """
         row = self._row.get(word)
         if row is not None:
             return row
@@ -114,8 +120,9 @@ class WordVectors:
         return row
 
     def vector(self, word: str, lemma: str) -> np.ndarray | None:
-        row = self.row(word, lemma)
-        return self._matrix[row].copy() if row >= 0 else None
+        with self._lock:
+            row = self.row(word, lemma)
+            return self._matrix[row].copy() if row >= 0 else None
 
     def _means_uncached(self, docs: Sequence[Doc]) -> np.ndarray:
         """The slow path for a batch with more distinct words than the cache holds."""
@@ -135,6 +142,10 @@ class WordVectors:
 
     def means(self, docs: Sequence[Doc]) -> np.ndarray:
         """Per post, the mean vector of its words, L2-normalized; zeros when no word is known."""
+        with self._lock:
+            return self._means(docs)
+
+    def _means(self, docs: Sequence[Doc]) -> np.ndarray:
         generation = self._generation
         rows: list[int] = []
         cols: list[int] = []

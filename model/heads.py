@@ -81,6 +81,7 @@ class CalibratedLinear(ClassifierMixin, BaseEstimator):
             self.bias_ = 0.0
         self.oof_proba_ = self._calibrate(oof)
         self.estimator_ = self._estimator().fit(X, y_idx)
+        self._weights: np.ndarray | None = None
         return self
 
     @staticmethod
@@ -98,7 +99,18 @@ class CalibratedLinear(ClassifierMixin, BaseEstimator):
         return softmax(scores * self.scale_)
 
     def decision_function(self, X: Any) -> np.ndarray:
-        return np.asarray(self.estimator_.decision_function(X))
+        # X @ W with W = coef_.T kept C-contiguous: sklearn's own path transposes (and scipy then
+        # copies) the whole coefficient matrix on every call, which dominates one-post requests.
+        W = getattr(self, "_weights", None)
+        if W is None:
+            W = self._weights = np.ascontiguousarray(self.estimator_.coef_.T)
+        scores = np.asarray(X @ W) + self.estimator_.intercept_
+        return scores.ravel() if scores.shape[1] == 1 else scores
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state.pop("_weights", None)  # derived; rebuilt on first use
+        return state
 
     def predict_proba(self, X: Any) -> np.ndarray:
         return self._calibrate(self.decision_function(X))
@@ -106,9 +118,9 @@ class CalibratedLinear(ClassifierMixin, BaseEstimator):
     def predict(self, X: Any) -> np.ndarray:
         return np.asarray(self.classes_[self.predict_proba(X).argmax(axis=1)])
 
-    def contributions(self, x: Any, class_index: int) -> tuple[np.ndarray, np.ndarray]:
-        """Per-feature push of one sparse row towards `class_index`: (feature indices, coef x value)."""
+    def contributions(self, indices: np.ndarray, values: np.ndarray, class_index: int) -> np.ndarray:
+        """Per-feature push of one sparse row (its column indices and values) towards `class_index`."""
         coef = self.estimator_.coef_
-        # binary: one row of coefficients, for the positive class
-        row = (coef[0] if class_index == 1 else -coef[0]) if coef.shape[0] == 1 else coef[class_index]
-        return x.indices, x.data * row[x.indices]
+        if coef.shape[0] == 1:  # binary: one row of coefficients, for the positive class
+            return values * (coef[0, indices] if class_index == 1 else -coef[0, indices])
+        return values * coef[class_index, indices]

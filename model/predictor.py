@@ -82,7 +82,7 @@ class Predictor:
             rule_ids = tuple(m.rule_id for m in matches[i])
             explanation: dict[str, Any] = {}
             if explain:
-                explanation = dict(clf.explain(scores, i))
+                explanation = dict(clf.explain(scores, i, relevant))
                 explanation["rules"] = [
                     {"id": m.rule_id, "spans": [list(s) for s in m.spans]} for m in matches[i]
                 ]

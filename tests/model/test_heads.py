@@ -62,7 +62,7 @@ def test_contributions_explain_the_score() -> None:
     X, y = make_classification(n_samples=300, n_features=6, random_state=2)
     Xs = sp.csr_matrix(X)
     head = CalibratedLinear(C=1.0).fit(Xs, y)
-    idx, values = head.contributions(Xs[0], 1)
-    z = head.estimator_.decision_function(Xs[0])[0] - head.estimator_.intercept_[0]
-    assert values.sum() == pytest.approx(z)
-    assert list(idx) == list(Xs[0].indices)
+    row = Xs[0]
+    z = head.estimator_.decision_function(row)[0] - head.estimator_.intercept_[0]
+    assert head.contributions(row.indices, row.data, 1).sum() == pytest.approx(z)
+    assert head.contributions(row.indices, row.data, 0).sum() == pytest.approx(-z)
