@@ -100,6 +100,18 @@ def read_jsonl(path: Path, corpus: bool = True) -> list[Example]:
     return out
 
 
+def read_eval_jsonl(path: Path) -> tuple[list[Example], bool]:
+    """Rows with `text` and any of `relevant`, `topic`, `agency`, `municipality`.
+
+    Also says whether municipality labels are present: a file that never names the field is not
+    scored on it.
+    """
+    rows = read_jsonl(Path(path), corpus=False)
+    with Path(path).open(encoding="utf-8") as fh:
+        has_municipality = any('"municipality"' in line for line in fh)
+    return rows, has_municipality
+
+
 def read_corpus(folder: Path) -> list[Example]:
     files = sorted(Path(folder).glob("*.jsonl"))
     if not files:

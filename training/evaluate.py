@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from model.predictor import Predictor
 from model.records import Post, Prediction
-from training.corpus import Example, read_jsonl
+from training.corpus import Example
 from training.metrics import binary_metrics, multiclass_metrics
 
 BATCH = 512
-
-
-def read_eval_jsonl(path: Path) -> tuple[list[Example], bool]:
-    """Rows with `text` and any of `relevant`, `topic`, `agency`, `municipality`.
-
-    Also says whether municipality labels are present: a file that never names the field is not
-    scored on it.
-    """
-    rows = read_jsonl(Path(path), corpus=False)
-    with Path(path).open(encoding="utf-8") as fh:
-        has_municipality = any('"municipality"' in line for line in fh)
-    return rows, has_municipality
 
 
 def predict_all(predictor: Predictor, examples: Sequence[Example]) -> list[Prediction]:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from numbers import Real
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 
 def flatten(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
@@ -14,9 +17,7 @@ def flatten(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):
             out.update(flatten(value, name + "."))
-        elif isinstance(value, bool):
-            continue
-        elif isinstance(value, int | float):
+        elif isinstance(value, Real) and not isinstance(value, bool | np.bool_):
             out[name] = float(value)
     return out
 
