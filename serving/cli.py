@@ -99,9 +99,7 @@ def evaluate(
     bundle: BundleOpt = None,
 ) -> None:
     """Print one JSON object of metrics of the bundle on FILE."""
-    from training.corpus import CorpusError
-    from training.evaluate import evaluate as run_evaluate
-    from training.evaluate import read_eval_jsonl
+    from training.corpus import CorpusError, read_eval_jsonl
     from training.promobot import read_promobot
 
     try:
@@ -113,6 +111,8 @@ def evaluate(
         fail(str(exc))
     if not rows:
         fail(f"{data} has no posts")
+    from training.evaluate import evaluate as run_evaluate
+
     predictor = open_predictor(bundle)
     typer.echo(json.dumps(run_evaluate(predictor, rows, has_municipality), ensure_ascii=False))
 
@@ -250,6 +250,31 @@ def corpus_stats(
     except (OSError, ValueError) as exc:
         fail(str(exc))
     typer.echo(f"counts written to {write}")
+
+
+db_app = typer.Typer(no_args_is_help=True, help="The incident store's database (OTKLIK_DATABASE_URL).")
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create the database or migrate it to the newest schema (safe to run at every start)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from serving.database import make_engine
+    from serving.store.schema import current, upgrade
+
+    url = settings().database_url
+    shown = make_url(url).render_as_string(hide_password=True)
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        typer.echo(f"{shown}: schema at revision {current(engine)}")
+    except SQLAlchemyError as exc:
+        fail(f"{shown}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+    finally:
+        engine.dispose()
 
 
 @app.command()
