@@ -243,7 +243,7 @@ def staged_predict(predictor: Predictor, posts: Sequence[Post], explain: bool, s
     explanations: list[dict[str, Any]] = []
     if explain:
         for i in range(len(posts)):
-            e: dict[str, Any] = dict(clf.explain(scores, i))
+            e: dict[str, Any] = dict(clf.explain(scores, i, bool(p_rel[i] >= predictor.relevance_threshold)))
             e["rules"] = [{"id": m.rule_id, "spans": [list(s) for s in m.spans]} for m in matches[i]]
             place = places[i]
             e["place"] = [list(s) for s in place.spans] if place else []
