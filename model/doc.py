@@ -4,40 +4,180 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import FrozenInstanceError
+from itertools import accumulate, chain, repeat
+from operator import add
+from typing import Any
+from weakref import WeakKeyDictionary
 
 from model.lemma import Lemmatizer
-from model.normalize import normalize
+from model.normalize import normalize_split
 from model.tokens import Token, tokenize
 
+_set = object.__setattr__
+_text = operator.attrgetter("text")
+_first = operator.itemgetter(0)
+_second = operator.itemgetter(1)
+_third = operator.itemgetter(2)
+_fourth = operator.itemgetter(3)
+_new = tuple.__new__
 
-@dataclass(frozen=True, slots=True)
+# Per lemmatizer, a whitespace-free chunk of normalized text (`дорогах!`) → the texts of its tokens,
+# their lemmas, how far each token's start is from the next one's (`(7, 2)`: the chunk's tokens
+# tile it, and one character separates chunks in normalized text) and their kinds. One dict lookup
+# per chunk instead of a tokenizer and a lemma-cache lookup per token. Chunks with a `#` never
+# enter it (hashtags are split with the lemmatizer's help, and their `#` is no token).
+_Chunk = tuple[tuple[str, ...], tuple[tuple[str, ...], ...], tuple[int, ...], tuple[str, ...]]
+_CHUNKS: WeakKeyDictionary[Lemmatizer, dict[str, _Chunk]] = WeakKeyDictionary()
+_MAX_CHUNKS = 100_000
+# Offsets and kinds repeat from chunk to chunk (`(8,)`, `("word",)`): one shared tuple for each.
+_shapes: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+
 class Doc:
     """`lemmas[i]` are the plausible lemmas of `tokens[i]` (a non-word token's lemma is its text).
 
     Token offsets point into `text`, the normalized post. A run-together hashtag is split into
     its words (`#ямынадорогах` → three `hashtag` tokens: ямы, на, дорогах).
+
+    An immutable record. `analyze` leaves `tokens` and `lemmas` to be gathered on first use:
+    matching needs only `words`, and most posts of the firehose go no further.
     """
 
+    __slots__ = ("_chunks", "_lemmas", "_starts", "_tokens", "_words", "text")
+
     text: str
-    tokens: tuple[Token, ...]
-    lemmas: tuple[tuple[str, ...], ...]
+    _lemmas: tuple[tuple[str, ...], ...] | None
+    _tokens: tuple[Token, ...] | None
+    _words: tuple[str, ...] | None
+    _starts: tuple[int, ...] | None
+    _chunks: tuple[_Chunk, ...] | None
 
+    def __init__(self, text: str, tokens: tuple[Token, ...], lemmas: tuple[tuple[str, ...], ...]) -> None:
+        _set(self, "text", text)
+        _set(self, "_tokens", tokens)
+        _set(self, "_lemmas", lemmas)
+        _set(self, "_words", None)
+        _set(self, "_starts", None)
+        _set(self, "_chunks", None)
 
-_text = operator.attrgetter("text")
+    @classmethod
+    def _of_chunks(cls, text: str, chunks: tuple[_Chunk, ...]) -> Doc:
+        """A Doc whose tokens are `tokenize(text)`, known so far by the entries of its chunks."""
+        doc: Doc = object.__new__(cls)
+        _set(doc, "text", text)
+        _set(doc, "_tokens", None)
+        _set(doc, "_lemmas", None)
+        _set(doc, "_words", tuple(chain.from_iterable(map(_first, chunks))))
+        _set(doc, "_starts", None)
+        _set(doc, "_chunks", chunks)
+        return doc
+
+    @property
+    def tokens(self) -> tuple[Token, ...]:
+        tokens = self._tokens
+        if tokens is None:
+            starts = self.starts
+            words = self._words
+            kinds = chain.from_iterable(map(_fourth, self._chunks))  # type: ignore[arg-type]
+            ends = map(add, starts, map(len, words))  # type: ignore[arg-type]
+            tokens = tuple(map(_new, repeat(Token), zip(words, starts, ends, kinds, strict=True)))  # type: ignore[arg-type]
+            _set(self, "_tokens", tokens)
+        return tokens
+
+    @property
+    def lemmas(self) -> tuple[tuple[str, ...], ...]:
+        found = self._lemmas
+        if found is None:
+            found = tuple(chain.from_iterable(map(_second, self._chunks)))  # type: ignore[arg-type]
+            _set(self, "_lemmas", found)
+        return found
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """The text of each token, without building the tokens."""
+        found = self._words
+        if found is None:
+            found = tuple(map(_text, self.tokens))
+            _set(self, "_words", found)
+        return found
+
+    @property
+    def starts(self) -> tuple[int, ...]:
+        """The start offset of each token in `text`, without building the tokens."""
+        found = self._starts
+        if found is None:
+            if self._chunks is not None:
+                found = tuple(accumulate(chain.from_iterable(map(_third, self._chunks)), initial=0))[:-1]
+            else:
+                found = tuple(token.start for token in self.tokens)
+            _set(self, "_starts", found)
+        return found
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def _key(self) -> tuple[str, tuple[Token, ...], tuple[tuple[str, ...], ...]]:
+        return (self.text, self.tokens, self.lemmas)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._key() == other._key()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Doc(text={self.text!r}, tokens={self.tokens!r}, lemmas={self.lemmas!r})"
+
+    def __reduce__(self) -> tuple[type[Doc], tuple[Any, ...]]:
+        return (Doc, self._key())
 
 
 def analyze(texts: Sequence[str], lemmatizer: Lemmatizer) -> list[Doc]:
     """Normalize, tokenize and lemmatize a batch of raw post texts."""
+    return _analyze_normalized(list(map(normalize_split, texts)), lemmatizer)
+
+
+def _analyze_normalized(normalized: Sequence[tuple[str, list[str]]], lemmatizer: Lemmatizer) -> list[Doc]:
+    """`analyze` after `normalize_split`."""
+    cache = _CHUNKS.get(lemmatizer)
+    if cache is None:
+        cache = _CHUNKS[lemmatizer] = {}
+    lookup = cache.__getitem__
     docs: list[Doc] = []
-    for raw in texts:
-        text = normalize(raw)
-        tokens = tokenize(text)
+    append = docs.append
+    of_chunks = Doc._of_chunks
+    for text, chunks in normalized:
         if "#" in text:
-            tokens = _split_hashtags(tokens, lemmatizer)
-        lemmas = lemmatizer.lemmas_of(list(map(_text, tokens)))
-        docs.append(Doc(text, tuple(tokens), tuple(lemmas)))
+            tokens = tuple(_split_hashtags(tokenize(text), lemmatizer))
+            append(Doc(text, tokens, tuple(lemmatizer.lemmas_of(list(map(_text, tokens))))))
+            continue
+        # Tuples, not lists: a tuple of untracked objects leaves the garbage collector's care.
+        try:
+            found = tuple(map(lookup, chunks))
+        except KeyError:  # a chunk not seen yet
+            found = tuple([cache.get(chunk) or _learn(cache, chunk, lemmatizer) for chunk in chunks])
+        append(of_chunks(text, found))
     return docs
+
+
+def _learn(cache: dict[str, _Chunk], chunk: str, lemmatizer: Lemmatizer) -> _Chunk:
+    if len(cache) >= _MAX_CHUNKS:
+        cache.clear()
+    pieces = tokenize(chunk)
+    ws = tuple(piece.text for piece in pieces)
+    steps = (*map(len, ws[:-1]), len(ws[-1]) + 1)
+    kinds = tuple(piece.kind for piece in pieces)
+    if len(_shapes) < 10_000:
+        steps = _shapes.setdefault(steps, steps)
+        kinds = _shapes.setdefault(kinds, kinds)
+    found = cache[chunk] = (ws, tuple(lemmatizer.lemmas_of(ws)), steps, kinds)
+    return found
 
 
 def _split_hashtags(tokens: list[Token], lemmatizer: Lemmatizer) -> list[Token]:

@@ -3,7 +3,10 @@
 Every word-level term of every query (a lemma, an exact form, a prefix) becomes a numbered unit. A
 post's tokens are looked up once each in a surface-form cache (`ямы` → the units it triggers), so
 the cost per post grows with its length, not with the number of queries; only the queries whose
-units occurred are then evaluated, each as a small tree over the positions of its units.
+units occurred are then evaluated, each as a small tree over the positions of its units. A query
+that is one word or an OR of words is true as soon as one of its units occurred, and needs no
+tree; the others are skipped without evaluation when a unit set they require is missing (both
+sides of a NEAR, every word of a phrase, every operand of an AND).
 
 A query word stands for its own lemma when it is one (`стекло`: the noun, not the verb стечь),
 otherwise for its most probable lemma (`ямы` → `яма`); a post's word matches when any of its
@@ -16,10 +19,11 @@ Spans are `(start, end)` character offsets into `Doc.text`, the normalized text.
 from __future__ import annotations
 
 import itertools
-import operator
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from itertools import accumulate, chain, compress
+from operator import not_
+from typing import Any, NamedTuple
 
 from model.doc import Doc, analyze
 from model.lemma import Lemmatizer
@@ -35,7 +39,7 @@ from model.query import (
     Word,
     parse,
 )
-from model.tokens import Token
+from model.tokens import is_punct
 
 
 @dataclass(frozen=True)
@@ -48,8 +52,9 @@ class Rule:
     always_register: bool = False
 
 
-@dataclass(frozen=True)
-class RuleMatch:
+class RuleMatch(NamedTuple):
+    """A rule that matched a post, and the `(start, end)` offsets of what made it match."""
+
     rule_id: str
     spans: tuple[tuple[int, int], ...]
 
@@ -62,22 +67,21 @@ _Highlights = list[tuple[int, int]]
 class _Post:
     """What the evaluation of one post needs: the token indices of each unit that occurred."""
 
-    __slots__ = ("_positions", "occ", "present", "tokens")
+    __slots__ = ("_positions", "_punct", "occ", "present", "words")
 
-    def __init__(self, occ: dict[int, list[int]], tokens: tuple[Token, ...]) -> None:
+    def __init__(self, occ: dict[int, list[int]], words: tuple[str, ...], punct: set[str]) -> None:
         self.occ = occ
         self.present = frozenset(occ)  # set operations between two sets walk the smaller one
-        self.tokens = tokens
+        self.words = words
+        self._punct = punct
         self._positions: list[int] | None = None
 
     @property
     def positions(self) -> list[int]:
-        """Word position of each token: punctuation takes none, so a phrase or NEAR reaches
-        across commas and dots (`ул. ленина`). Computed only for posts that need it."""
+        """Word position of each token (counted from 1): punctuation takes none, so a phrase or
+        NEAR reaches across commas and dots (`ул. ленина`). Computed only for posts that need it."""
         if self._positions is None:
-            self._positions = list(itertools.accumulate((token.kind != "punct" for token in self.tokens), initial=-1))[
-                1:
-            ]
+            self._positions = list(accumulate(map(not_, map(self._punct.__contains__, self.words))))
         return self._positions
 
 
@@ -194,30 +198,32 @@ class _Near(_Positional):
 
 
 class _Or(_Node):
-    """Operands are skipped when none of their trigger units occurred (they cannot be true)."""
+    """Operands are skipped when one of their requirements is not met (they cannot be true)."""
 
     __slots__ = ("operands",)
 
-    def __init__(self, operands: tuple[tuple[_Node, frozenset[int] | None], ...]) -> None:
-        self.operands = operands
+    def __init__(self, operands: tuple[_Node, ...]) -> None:
+        self.operands = tuple((op, _requirements(op)) for op in operands)
 
     def truth(self, post: _Post) -> _Highlights | None:
         out: _Highlights | None = None
         present = post.present
-        for op, trigger in self.operands:
-            if trigger is not None and trigger.isdisjoint(present):
-                continue
-            found = op.truth(post)
-            if found is not None:
-                out = found if out is None else out + found
+        for op, requirements in self.operands:
+            for units in requirements:
+                if units.isdisjoint(present):
+                    break
+            else:
+                found = op.truth(post)
+                if found is not None:
+                    out = found if out is None else out + found
         return out
 
     def hits(self, post: _Post) -> list[_Hit]:
         present = post.present
         return [
             hit
-            for op, trigger in self.operands
-            if trigger is None or not trigger.isdisjoint(present)
+            for op, requirements in self.operands
+            if not any(units.isdisjoint(present) for units in requirements)
             for hit in op.hits(post)
         ]
 
@@ -248,7 +254,7 @@ class _Not(_Node):
         return None if self.operand.truth(post) is not None else []
 
 
-_text = operator.attrgetter("text")
+_new = tuple.__new__
 
 
 class Matcher:
@@ -267,7 +273,13 @@ class Matcher:
         self._rules_of_unit: list[list[int]] = []
         self._unit_cost: list[float] = []
         self._always: list[int] = []  # rules that can be true without any of their words
-        self._cache: dict[str, tuple[int, ...]] = {}
+        # The units of a rule that is one word or an OR of words: true whenever it is a candidate.
+        self._simple: list[frozenset[int] | None] = []
+        # Sets of units of which one at least must occur for the rule to be true (`a NEAR/3 b`:
+        # {a}, {b}), checked before the rule is evaluated.
+        self._requires: list[tuple[frozenset[int], ...]] = []
+        self._cache: dict[str, tuple[int, ...]] = {}  # surface form → the units it triggers
+        self._punct: set[str] = set()  # the surface forms seen that are punctuation
         for index, rule in enumerate(self.rules):
             try:
                 query = parse(rule.query)
@@ -275,19 +287,29 @@ class Matcher:
                 raise QuerySyntaxError(f"rule '{rule.id}': {exc.message}", exc.position, rule.query) from None
             tree, trigger = self._compile(query)
             self._trees.append(tree)
+            self._simple.append(_simple_units(tree))
+            self._requires.append(_requirements(tree))
             if trigger is None:
                 self._always.append(index)
             else:
                 for unit in trigger:
                     self._rules_of_unit[unit].append(index)
         self._prefix_lengths = tuple(sorted({len(p) for p in self._prefix_units}))
+        # Tuples of ints leave the garbage collector's care, lists stay: every full collection
+        # would walk thousands of them.
+        self._rules_by_unit = [tuple(rules) for rules in self._rules_of_unit]
+        del self._rules_of_unit
 
     def __getstate__(self) -> dict[str, Any]:
         state = {name: getattr(self, name) for name in self.__dict__}
         state["_cache"] = {}
+        state["_punct"] = set()
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        if "_rules_by_unit" not in state:  # pickled by an older version: compile again
+            self.__init__(state["rules"], state["lemmatizer"], state["max_cache"])  # type: ignore[misc]
+            return
         self.__dict__.update(state)
 
     def match(self, docs: Sequence[Doc]) -> list[tuple[RuleMatch, ...]]:
@@ -295,41 +317,67 @@ class Matcher:
         return [self._match_one(doc) for doc in docs]
 
     def _match_one(self, doc: Doc) -> tuple[RuleMatch, ...]:
-        tokens = doc.tokens
+        words = doc.words
+        cache = self._cache
         try:
-            found = list(map(self._cache.__getitem__, map(_text, tokens)))
+            found = list(map(cache.__getitem__, words))
         except KeyError:  # a word this matcher has not seen yet
-            cache = self._cache
-            found = [
-                cache[token.text] if token.text in cache else self._learn(token.text, doc.lemmas[i])
-                for i, token in enumerate(tokens)
-            ]
+            lemmas = doc.lemmas
+            found = [cache[w] if w in cache else self._learn(w, lemmas[i]) for i, w in enumerate(words)]
         occ: dict[int, list[int]] = {}
-        for i in [i for i, units in enumerate(found) if units]:
+        get = occ.get
+        for i in compress(range(len(found)), found):
             for unit in found[i]:
-                where = occ.get(unit)
+                where = get(unit)
                 if where is None:
                     occ[unit] = [i]
                 else:
                     where.append(i)
         if not occ and not self._always:
             return ()
-        rules_of = self._rules_of_unit
-        candidates = set(self._always).union(*[rules_of[unit] for unit in occ])
-        post = _Post(occ, tokens)
+        candidates = set(chain.from_iterable(map(self._rules_by_unit.__getitem__, occ)))
+        candidates.update(self._always)
+        post = _Post(occ, words, self._punct)
         trees = self._trees
-        out = []
+        simple = self._simple
+        requires = self._requires
+        present = post.present
         ids = self._ids
+        starts: tuple[int, ...] = ()  # of each token, looked up at the first match
+        out = []
         for index in sorted(candidates):
-            spans = trees[index].truth(post)
-            if spans is None:
-                continue
-            if len(spans) == 1:
-                a, b = spans[0]
-                offsets: tuple[tuple[int, int], ...] = ((tokens[a].start, tokens[b].end),)
+            units = simple[index]
+            if units is not None:  # true: one of its units occurred
+                units &= present
+                if len(units) == 1:
+                    (unit,) = units
+                    at = occ[unit]  # ascending token indices, each once
+                else:
+                    at = sorted(set(chain.from_iterable(map(occ.__getitem__, units))))
+                if not starts:
+                    starts = doc.starts
+                if len(at) == 1:
+                    t = at[0]
+                    offsets: tuple[tuple[int, int], ...] = ((starts[t], starts[t] + len(words[t])),)
+                else:
+                    offsets = tuple([(starts[t], starts[t] + len(words[t])) for t in at])
             else:
-                offsets = tuple(sorted({(tokens[a].start, tokens[b].end) for a, b in spans}))
-            out.append(RuleMatch(ids[index], offsets))
+                highlights = None
+                for required in requires[index]:
+                    if required.isdisjoint(present):
+                        break
+                else:
+                    highlights = trees[index].truth(post)
+                if highlights is None:
+                    continue
+                if not starts:
+                    starts = doc.starts
+                if len(highlights) == 1:
+                    a, b = highlights[0]
+                    offsets = ((starts[a], starts[b] + len(words[b])),)
+                else:
+                    offsets = tuple(sorted({(starts[a], starts[b] + len(words[b])) for a, b in highlights}))
+            out.append(_new(RuleMatch, (ids[index], offsets)))
         return tuple(out)
 
     def _learn(self, text: str, lemmas: tuple[str, ...]) -> tuple[int, ...]:
@@ -345,8 +393,10 @@ class Matcher:
                 found.append(unit)
         units = tuple(sorted(set(found)))
         if len(self._cache) >= self.max_cache:
-            self._cache.clear()
+            self._cache.clear()  # `_punct` stays: it holds single characters
         self._cache[text] = units
+        if is_punct(text):
+            self._punct.add(text)
         return units
 
     def _unit(self, table: dict[str, int], key: str) -> int:
@@ -396,7 +446,7 @@ class Matcher:
                 return _AnyUnit(singles), singles
             if singles:
                 compiled.insert(0, (_AnyUnit(singles), singles))
-            tree = _Or(tuple(compiled))
+            tree = _Or(tuple(op for op, _ in compiled))
             if any(trigger is None for _, trigger in compiled):
                 return tree, None  # `a OR NOT b` is true without its words
             return tree, frozenset().union(*(t for _, t in compiled if t is not None))
@@ -405,6 +455,37 @@ class Matcher:
             return _And(tuple(op for op, _ in compiled)), self._cheapest(t for _, t in compiled)
         operand, _ = self._compile(node.operand)
         return _Not(operand), None
+
+
+def _requirements(node: _Node) -> tuple[frozenset[int], ...]:
+    """Sets of units that each must have one unit occurring for `node` to be true."""
+    if isinstance(node, _Unit):
+        return (frozenset((node.unit,)),)
+    if isinstance(node, _AnyUnit):
+        return (node.units,)
+    if isinstance(node, _Phrase):
+        return tuple(frozenset((unit,)) for unit in dict.fromkeys(node.units))
+    if isinstance(node, _Near):
+        return tuple(dict.fromkeys(_requirements(node.left) + _requirements(node.right)))
+    if isinstance(node, _And):
+        return tuple(dict.fromkeys(r for op in node.operands for r in _requirements(op)))
+    if isinstance(node, _Or):
+        # True only when an operand is true: one of the units some requirement of each names.
+        firsts = [min(requirements, key=len, default=None) for _, requirements in node.operands]
+        if any(units is None for units in firsts):
+            return ()
+        return (frozenset().union(*firsts),)  # type: ignore[arg-type]
+    return ()  # NOT
+
+
+def _simple_units(tree: _Node) -> frozenset[int] | None:
+    """The units of a one-word rule or an OR of words (its trigger: any of them occurring makes
+    it true), else None."""
+    if isinstance(tree, _Unit):
+        return frozenset((tree.unit,))
+    if isinstance(tree, _AnyUnit):
+        return tree.units
+    return None
 
 
 def _flatten_or(node: Or) -> list[Query]:

@@ -85,6 +85,12 @@ _AT_MENTION = re.compile(r"@\w(?:[\w.]*\w)?")
 
 def normalize(text: str) -> str:
     """The lower-cased, cleaned form of a social-network post; idempotent and total on any string."""
+    return normalize_split(text)[0]
+
+
+def normalize_split(text: str) -> tuple[str, list[str]]:
+    """`normalize(text)` and its whitespace-separated chunks (`.split()` of it), which the last
+    step computes anyway and the tokenizer starts from."""
     # Each step is guarded by a cheap test: most posts need few of them, and the firehose is
     # tens of thousands of posts a second.
     s = unicodedata.normalize("NFKC", text)
@@ -117,12 +123,17 @@ def normalize(text: str) -> str:
             s = _SCHEME_URL.sub(f" {URL} ", s)
     if _DOMAIN.search(s):
         s = _BARE_URL.sub(f" {URL} ", s)
+        unusual = True  # spaces around the placeholder
     if unusual and "@" in s:
         s = _AT_MENTION.sub(f" {MENTION} ", s)
     if "\n" not in s:
-        return " ".join(s.split())
+        chunks = s.split()
+        if not unusual and "  " not in s and s[:1] != " " and s[-1:] != " ":
+            return s, chunks  # the only whitespace is single spaces already
+        return " ".join(chunks), chunks
     lines = (" ".join(line.split()) for line in s.split("\n"))
-    return "\n".join(line for line in lines if line)
+    s = "\n".join(line for line in lines if line)
+    return s, s.split()
 
 
 def _drop_marks(s: str) -> str:
@@ -135,10 +146,11 @@ def _drop_marks(s: str) -> str:
 
 
 def _strip_html(s: str) -> str:
-    # Scraped posts are often escaped twice (`&amp;quot;`); decoding can reveal tags and removing
-    # tags can reveal entities, so repeat until the text stops changing (each round shrinks it).
+    # Scraped posts are often escaped twice (`&amp;quot;`); decoding can reveal tags, and removing
+    # tags or invisible characters (`&lt;\u0301b>`) can reveal entities and tags, so repeat until
+    # the text stops changing (each round shrinks it).
     while True:
-        decoded = unicodedata.normalize("NFKC", _TAG.sub(_tag, html.unescape(s)))
+        decoded = unicodedata.normalize("NFKC", _INVISIBLE.sub("", _TAG.sub(_tag, html.unescape(s))))
         if decoded == s:
             return s
         s = decoded

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import pickle
+from dataclasses import FrozenInstanceError
+
+import pytest
+
 from model.doc import Doc, analyze
 from model.lemma import Lemmatizer
+from model.tokens import Token
 
 
 def test_golden_post(lemmatizer: Lemmatizer) -> None:
@@ -40,3 +46,14 @@ def test_run_together_hashtags_are_split_into_words(lemmatizer: Lemmatizer) -> N
     ]  # fmt: skip
     for token in doc.tokens:
         assert doc.text[token.start : token.end] == token.text
+
+
+def test_doc_is_an_immutable_record(lemmatizer: Lemmatizer) -> None:
+    (doc,) = analyze(["Ямы на дорогах!"], lemmatizer)
+    with pytest.raises(FrozenInstanceError):
+        doc.text = "x"  # type: ignore[misc]
+    assert doc.words == ("ямы", "на", "дорогах", "!")
+    assert doc.starts == (0, 4, 7, 14)
+    assert doc.tokens[3] == Token("!", 14, 15, "punct")
+    assert pickle.loads(pickle.dumps(doc)) == doc
+    assert hash(doc) == hash(Doc(doc.text, doc.tokens, doc.lemmas))

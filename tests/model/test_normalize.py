@@ -62,7 +62,16 @@ def test_normalize(raw: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ["Ужаааас", "&amp;quot;x&amp;quot;", "пpивет", "[club1|Имя] @x https://a.ru", "ООО", "htttp://x.ru"],
+    [
+        "Ужаааас",
+        "&amp;quot;x&amp;quot;",
+        "пpивет",
+        "[club1|Имя] @x https://a.ru",
+        "ООО",
+        "htttp://x.ru",
+        "&lt;\u0301a>",
+        "&\u00adamp;",  # removing an invisible character reveals a tag or an entity
+    ],
 )
 def test_normalize_is_idempotent_on_examples(raw: str) -> None:
     once = normalize(raw)
