@@ -61,6 +61,7 @@ HARD_LIMIT_S = 1800.0  # the whole benchmark, whatever happens
 START_TIMEOUT_S = 120.0
 REQUEST_TIMEOUT_S = 30.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+BENCH_TOKEN = "otklik-bench-operator-token"  # the operator token of the served process
 
 # Targets of issue 5.
 TARGET_P50_MS = 10.0
@@ -182,7 +183,8 @@ def running_server(models: Path, workers: int, tmp: Path) -> Iterator[Server]:
     port = free_port()
     var = tmp / f"var-{workers}"
     var.mkdir()
-    env = {**os.environ, "OTKLIK_MODELS_DIR": str(models), "OTKLIK_VAR_DIR": str(var), "OTKLIK_HOST": "127.0.0.1"}
+    env = {**os.environ, "OTKLIK_MODELS_DIR": str(models), "OTKLIK_VAR_DIR": str(var), "OTKLIK_HOST": "127.0.0.1",
+           "OTKLIK_ADMIN_TOKEN": BENCH_TOKEN}
     log = tmp / f"serve-{workers}.log"
     cmd = [sys.executable, "-m", "serving.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
            "--workers", str(workers)]
@@ -630,7 +632,8 @@ def main() -> None:
                 sys.exit("bench.api: over its time limit")
             log(f"otklik serve --workers {workers}")
             with running_server(models, workers, tmp) as server:
-                report["bundle"] = httpx.get(f"{server.url}/v1/model", timeout=5).json()["id"]
+                report["bundle"] = httpx.get(f"{server.url}/v1/model", timeout=5,
+                                               headers={"Authorization": f"Bearer {BENCH_TOKEN}"}).json()["id"]
                 warm_up(server, single, batch, args.clients)
                 phases: dict[str, Any] = {}
                 if workers == 1:

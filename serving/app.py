@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
-from serving.database import make_engine
+from serving.database import make_engine, make_sessions
 from serving.limits import JsonBodyGuard
 from serving.models import ModelHolder
 from serving.observability import Metrics, configure_logging, request_middleware
 from serving.routes import predict, system
 from serving.settings import Settings
+from serving.store import upgrade
+
+log = logging.getLogger("otklik.app")
 
 DESCRIPTION = """
 Otklik находит жалобы граждан в соцсетях и направляет их ответственным органам.
@@ -33,8 +37,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.database_url)
     metrics = Metrics()
 
+    def migrate() -> None:
+        try:
+            upgrade(engine)
+            app.state.schema_error = None
+        except Exception as exc:  # the service starts and /ready says why it is not ready
+            app.state.schema_error = f"database schema not upgraded: {type(exc).__name__}: {exc}".splitlines()[0]
+            log.error("%s", app.state.schema_error)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(migrate)
         await run_in_threadpool(holder.try_load)
         yield
         engine.dispose()
@@ -43,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.models = holder
     app.state.engine = engine
+    app.state.sessions = make_sessions(engine)
+    app.state.schema_error = None
     app.state.metrics = metrics
     app.middleware("http")(request_middleware(metrics))
     app.add_middleware(JsonBodyGuard, max_bytes=settings.max_body_bytes)

@@ -296,5 +296,14 @@ def serve(
     )
 
 
+def _register_commands() -> None:
+    from serving import cli_access, cli_ml, cli_monitor, cli_store
+
+    for module in (cli_store, cli_access, cli_monitor, cli_ml):
+        module.register(app)
+
+
+_register_commands()
+
 if __name__ == "__main__":
     app()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 from pathlib import Path
 
 import pytest
 
-from model.bundle import Bundle, load_bundle
+from model.bundle import Bundle, load_bundle, set_current
 from model.lemma import Lemmatizer
 from model.predictor import Predictor
 from model.region import Region, load_regions
@@ -46,7 +49,17 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def trained(models_dir: Path) -> TrainResult:
-    """The default model, trained once per session on the project's corpus (no MLflow)."""
+    """The default model, trained once per session on the project's corpus (no MLflow).
+
+    For quick local runs only, OTKLIK_TEST_BUNDLE=<bundle dir> copies a bundle trained from this
+    tree instead (CI never sets it; a stale bundle makes the tests lie)."""
+    reuse = os.environ.get("OTKLIK_TEST_BUNDLE")
+    if reuse and not os.environ.get("CI"):
+        source = Path(reuse).resolve()
+        target = models_dir / source.name
+        shutil.copytree(source, target)
+        set_current(models_dir, target)
+        return TrainResult(target, json.loads((target / "meta.json").read_text(encoding="utf-8")))
     cfg = load_config(DEFAULT_CONFIG, ROOT)
     return train(cfg, models_dir)
 

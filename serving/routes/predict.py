@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.concurrency import run_in_threadpool
 
 from model.records import Post
-from serving.deps import MetricsDep, PredictorDep, SettingsDep, require_token_in_production
+from serving.auth import allow_predict
+from serving.deps import MetricsDep, PredictorDep, SettingsDep
 from serving.limits import problem
 from serving.schemas import PredictRequest, PredictResponse, Problem
 
@@ -42,7 +43,7 @@ def input_problems(
 @router.post(
     "/predict",
     response_model=PredictResponse,
-    dependencies=[Depends(require_token_in_production)],
+    dependencies=[Depends(allow_predict)],
     responses={413: {"model": Problem}, 415: {"model": Problem}, 422: {"model": Problem}, 503: {"model": Problem}},
     summary="Классифицировать посты: релевантность, тема, ведомство, муниципалитет",
 )

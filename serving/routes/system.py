@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from model.bundle import BundleError
+from serving.auth import allow
 from serving.database import reachable
-from serving.deps import AdminDep, EngineDep, HolderDep, MetricsDep, PredictorDep
+from serving.deps import EngineDep, HolderDep, MetricsDep, PredictorDep
 from serving.schemas import ModelInfo, Problem
 
 router = APIRouter(tags=["system"])
@@ -22,8 +23,8 @@ def health() -> dict[str, str]:
 
 
 @router.get("/ready", summary="Модель загружена, база доступна", responses={503: {"model": Problem}})
-def ready(holder: HolderDep, engine: EngineDep, response: Response) -> dict[str, Any]:
-    database_problem = reachable(engine)
+def ready(holder: HolderDep, engine: EngineDep, request: Request, response: Response) -> dict[str, Any]:
+    database_problem = reachable(engine) or request.app.state.schema_error
     checks: dict[str, Any] = {
         "model": holder.current.bundle.id if holder.current else None,
         "database": database_problem is None,
@@ -60,7 +61,13 @@ def model_info(predictor: Any) -> dict[str, Any]:
     }
 
 
-@router.get("/v1/model", response_model=ModelInfo, summary="Модель в работе", responses={503: {"model": Problem}})
+@router.get(
+    "/v1/model",
+    response_model=ModelInfo,
+    dependencies=[Depends(allow("read_model"))],
+    summary="Модель в работе",
+    responses={401: {"model": Problem}, 403: {"model": Problem}, 503: {"model": Problem}},
+)
 def model(predictor: PredictorDep) -> dict[str, Any]:
     return model_info(predictor)
 
@@ -68,7 +75,7 @@ def model(predictor: PredictorDep) -> dict[str, Any]:
 @router.post(
     "/v1/model/reload",
     response_model=ModelInfo,
-    dependencies=[AdminDep],
+    dependencies=[Depends(allow("manage_model"))],
     summary="Перечитать var/models/current",
     responses={401: {"model": Problem}, 403: {"model": Problem}, 409: {"model": Problem}},
 )

@@ -31,7 +31,7 @@ from serving.store.clock import aware
 STATUSES = ("new", "routed", "answered", "dismissed")
 ACTIONS = ("accept", "correct", "dismiss", "reassign", "respond")
 POSTBACK = ("pending", "posted", "failed", "skipped")
-ROLES = ("admin", "agency", "supervisor", "ml")
+ROLES = ("federal", "regional_admin", "agency", "municipal", "ml")
 
 # Named constraints, so that later migrations can refer to them on both databases.
 NAMING = {

@@ -42,6 +42,7 @@ def create_user(
         raise ValueError("a user needs a name")
     if role not in ROLES:
         raise ValueError(f"role {role!r}; one of {', '.join(ROLES)}")
+    _check_scope(role, region, agency, municipality)
     row = UserRow(name=name.strip(), role=role, region=region, agency=agency, municipality=municipality,
                   created_at=clock.now())
     session.add(row)
@@ -60,3 +61,27 @@ def get_user(session: Session, name: str) -> User | None:
 
 def user_of(row: UserRow) -> User:
     return User(row.id, row.name, row.role, row.region, row.agency, row.municipality, row.created_at)
+
+
+# What each role's scope is made of: the fields it needs, the fields it may not have.
+SCOPE_FIELDS: dict[str, tuple[str, ...]] = {
+    "federal": (),
+    "ml": (),
+    "regional_admin": ("region",),
+    "agency": ("region", "agency"),
+    "municipal": ("region", "municipality"),
+}
+
+
+def _check_scope(role: str, region: str | None, agency: str | None, municipality: str | None) -> None:
+    given = {"region": region, "agency": agency, "municipality": municipality}
+    needed = SCOPE_FIELDS[role]
+    for name in needed:
+        if not given[name]:
+            article = "an" if name[0] in "aeiou" else "a"
+            raise ValueError(f"a {role} user needs {article} {name}")
+    extra = [name for name, value in given.items() if value and name not in needed]
+    if extra:
+        if role in ("federal", "ml"):
+            raise ValueError(f"{role} users see every region; do not give them {', '.join(extra)}")
+        raise ValueError(f"a {role} user has no {', '.join(extra)}")

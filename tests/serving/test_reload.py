@@ -74,13 +74,13 @@ def test_a_tampered_bundle_is_refused_and_the_old_one_stays(server: tuple[str, P
     bad = renamed_copy(bundle, models / "bad", "bundle-bad")
     with (bad / PIPELINE).open("ab") as fh:
         fh.write(b"junk")
-    before = httpx.get(f"{url}/v1/model").json()["id"]
+    before = httpx.get(f"{url}/v1/model", headers=AUTH).json()["id"]
     set_current(models, bad)
     try:
         r = httpx.post(f"{url}/v1/model/reload", headers=AUTH, timeout=30)
         assert r.status_code == 409
         assert "sha256 mismatch" in r.json()["detail"] and f"still serving {before}" in r.json()["detail"]
-        assert httpx.get(f"{url}/v1/model").json()["id"] == before
+        assert httpx.get(f"{url}/v1/model", headers=AUTH).json()["id"] == before
     finally:
         set_current(models, models / "B")
 

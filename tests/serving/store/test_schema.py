@@ -10,9 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from threading import Barrier
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from serving.database import make_engine
 from serving.store.schema import current, head, upgrade
@@ -71,3 +73,21 @@ def test_otklik_db_upgrade_creates_the_database_or_says_why_not(tmp_path: Path) 
     assert runs[1].returncode == 2
     assert "otklik: postgresql+psycopg://nobody:***@127.0.0.1:1/none: OperationalError" in bad_err
     assert "secret" not in bad_err
+
+
+def test_the_roles_migration_renames_the_old_roles_and_refuses_unknown_ones(empty_url: str) -> None:
+    engine = make_engine(empty_url)
+    try:
+        upgrade(engine, "0001")
+        with engine.begin() as conn:
+            for name, role in (("old admin", "admin"), ("old supervisor", "supervisor"), ("old ml", "ml")):
+                conn.execute(text("INSERT INTO users (name, role, created_at) VALUES (:n, :r, CURRENT_TIMESTAMP)"),
+                             {"n": name, "r": role})
+        upgrade(engine, "0002")
+        with engine.connect() as conn:
+            roles = {name: role for name, role in conn.execute(text("SELECT name, role FROM users"))}
+        assert roles == {"old admin": "regional_admin", "old supervisor": "federal", "old ml": "ml"}
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(text("INSERT INTO users (name, role, created_at) VALUES ('x', 'admin', CURRENT_TIMESTAMP)"))
+    finally:
+        engine.dispose()

@@ -30,10 +30,18 @@ def test_a_token_finds_its_user_until_revoked(db: Db, clock: ManualClock) -> Non
 
 def test_user_names_are_unique_and_roles_known(db: Db, clock: ManualClock) -> None:
     with db.session() as s:
-        create_user(s, "admin.perm", "admin", clock)
+        create_user(s, "admin.perm", "regional_admin", clock, region="perm-krai")
         with pytest.raises(UserExists, match="exists already"):
-            create_user(s, "admin.perm", "admin", clock)
-        with pytest.raises(ValueError, match="one of admin, agency, supervisor, ml"):
+            create_user(s, "admin.perm", "regional_admin", clock, region="perm-krai")
+        with pytest.raises(ValueError, match="one of federal, regional_admin, agency, municipal, ml"):
             create_user(s, "boss", "king", clock)
+        with pytest.raises(ValueError, match="needs a region"):
+            create_user(s, "perm.roads", "agency", clock, agency="roads_ministry")
+        with pytest.raises(ValueError, match="needs an agency"):
+            create_user(s, "perm.roads", "agency", clock, region="perm-krai")
+        with pytest.raises(ValueError, match="needs a municipality"):
+            create_user(s, "perm.city", "municipal", clock, region="perm-krai")
+        with pytest.raises(ValueError, match="federal users see every region"):
+            create_user(s, "moscow", "federal", clock, region="perm-krai")
         with pytest.raises(LookupError):
             issue_token(s, 999, clock)

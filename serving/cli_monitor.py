@@ -1,0 +1,9 @@
+"""`otklik` commands: the monitoring loop (issue 8)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to `app`."""
