@@ -57,6 +57,10 @@ _TOWARDS = frozenset(("в", "во", "на"))
 _HEADING_END = frozenset(".,:;!?-—–()")
 # Words right after a name that say it is a place (`Чайковского округа`, `Осинский район`).
 _PLACE_AFTER = frozenset(("округ", "район", "городской", "муниципальный", "город", "поселок"))
+# Nouns that make a common adjective the name of a street, square or building (`в Октябрьском сквере`).
+_FEATURE_AFTER = frozenset(
+    "сквер парк сад мост проспект переулок бульвар тракт рынок стадион кинотеатр микрорайон".split()  # noqa: SIM905
+)
 _PREPOSITIONS = frozenset(
     "в во из на по до под около возле у с со за через от к ко между близ напротив".split()  # noqa: SIM905
 )
@@ -247,6 +251,8 @@ def _evidence(doc: Doc, i: int, length: int, strength: int, case: _Capitals | No
     after = i + length
     if after < len(tokens) and any(lem in _PLACE_AFTER for lem in doc.lemmas[after]):
         return True
+    if strength != _SURNAME_LIKE and after < len(tokens) and any(lem in _FEATURE_AFTER for lem in doc.lemmas[after]):
+        return False  # `в Октябрьском сквере`, `у Октябрьского моста`
     after_preposition = before == i - 1 and tokens[before].text in _PREPOSITIONS
     capital, initial = (None, False) if case is None or not case.used else case.of(tokens[i].text, occurrence)
     if strength == _SURNAME_LIKE:

@@ -136,6 +136,9 @@ def test_forms_of_names(find: Find, text: str, oktmo: str) -> None:
         "октябрьские праздники, а воды нет",
         "на Октябрьской улице яма",
         "Октябрьский проспект весь в ямах",
+        "в Октябрьском сквере опять пьют до ночи",
+        "у Октябрьского моста пробка третий час",
+        "в Октябрьском микрорайоне нет света",
     ],
 )
 def test_common_words_that_are_also_names_are_no_place(find: Find, text: str) -> None:
