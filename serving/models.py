@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import threading
+import time
 from pathlib import Path
 
 from model.bundle import BundleError, load_bundle
@@ -14,6 +16,7 @@ from model.records import Post
 
 log = logging.getLogger("otklik.models")
 WARMUP = Post(id="warmup", text="Третий день нет горячей воды в Перми")
+FOLLOW_SECONDS = 1.0  # how often a worker looks where `current` points
 
 
 class ModelHolder:
@@ -21,27 +24,68 @@ class ModelHolder:
 
     So requests in flight finish on the bundle they started with, and the next request sees the
     new one. A bundle that fails verification never replaces the current one.
+
+    `POST /v1/model/reload` reaches one worker of several; the others follow `current` by
+    themselves: at most once a second a request looks where the link points, and when it points
+    elsewhere than the loaded bundle, that bundle is loaded in the background (a bundle that fails
+    is not tried again until the link changes).
     """
 
-    def __init__(self, bundle_dir: Path) -> None:
+    def __init__(self, bundle_dir: Path, follow: bool = True) -> None:
         self.bundle_dir = bundle_dir
+        self.follow = follow
         self._current: Predictor | None = None
         self._lock = threading.Lock()
         self._lemmatizer = Lemmatizer()  # shared across bundles: its cache stays warm
         self.error: str | None = None
+        self._loaded_target: str | None = None
+        self._refused_target: str | None = None
+        self._checked = 0.0
+        self._following = False
 
     @property
     def current(self) -> Predictor | None:
+        if self.follow:
+            self._follow()
         return self._current
+
+    def _follow(self) -> None:
+        now = time.monotonic()
+        if self._following or now - self._checked < FOLLOW_SECONDS:
+            return
+        self._checked = now
+        if not self.bundle_dir.exists():
+            return
+        target = os.path.realpath(self.bundle_dir)
+        if target in (self._loaded_target, self._refused_target):
+            return
+        self._following = True
+        threading.Thread(target=self._load_in_background, name="otklik-follow-bundle", daemon=True).start()
+
+    def _load_in_background(self) -> None:
+        try:
+            self.load()
+        except BundleError as exc:
+            if self._current is None:
+                self.error = str(exc)
+            log.error("bundle not loaded: %s", exc)
+        finally:
+            self._following = False
 
     def load(self) -> Predictor:
         """Load the bundle `bundle_dir` points to now; raise BundleError and keep the old one on failure."""
         with self._lock:
             if not self.bundle_dir.exists():
                 raise BundleError(f"no model bundle at {self.bundle_dir}; train one with `otklik train`")
-            predictor = Predictor(load_bundle(self.bundle_dir), self._lemmatizer)
+            target = os.path.realpath(self.bundle_dir)
+            try:
+                predictor = Predictor(load_bundle(Path(target)), self._lemmatizer)
+            except BundleError:
+                self._refused_target = target
+                raise
             predictor.predict([WARMUP], explain=True)  # compile caches before traffic arrives
             self._current = predictor
+            self._loaded_target, self._refused_target = target, None
             # The bundle's objects live until the next reload: keep the collector from scanning them
             # on every request (unfreeze first, so a replaced bundle's cycles can be collected).
             gc.unfreeze()

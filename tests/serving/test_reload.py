@@ -6,7 +6,7 @@ import json
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,6 +14,8 @@ import httpx
 import pytest
 
 from model.bundle import META, PIPELINE, Bundle, set_current
+from model.predictor import Predictor
+from serving.models import ModelHolder
 from tests.serving.conftest import ADMIN
 from tests.serving.server import running_server
 
@@ -99,3 +101,58 @@ def test_health_answers_while_a_batch_is_scored(server: tuple[str, Path, Bundle]
         assert batch.result().status_code == 200
     assert health.status_code == 200
     assert done_before_health or waited < 1.0
+
+
+def _wait_for(predicate: Callable[[], bool], seconds: float = 60.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_a_holder_follows_current_and_does_not_retry_a_bad_bundle(bundle: Bundle, tmp_path: Path) -> None:
+    renamed_copy(bundle, tmp_path / "A", "bundle-A")
+    renamed_copy(bundle, tmp_path / "B", "bundle-B")
+    set_current(tmp_path, tmp_path / "A")
+    holder = ModelHolder(tmp_path / "current")
+    holder.load()
+    set_current(tmp_path, tmp_path / "B")
+    assert _wait_for(lambda: (p := holder.current) is not None and p.bundle.id == "bundle-B")
+    bad = renamed_copy(bundle, tmp_path / "bad", "bundle-bad")
+    with (bad / PIPELINE).open("ab") as fh:
+        fh.write(b"junk")
+    set_current(tmp_path, bad)
+    loads = []
+    original = holder.load
+
+    def counted() -> Predictor:
+        loads.append(1)
+        return original()
+
+    holder.load = counted  # type: ignore[method-assign]
+    for _ in range(15):  # three seconds of requests: one attempt, refused, and the old bundle serves on
+        current = holder.current
+        assert current is not None and current.bundle.id == "bundle-B"
+        time.sleep(0.2)
+    assert len(loads) == 1
+
+
+def test_every_worker_follows_current_without_a_reload_call(bundle: Bundle, tmp_path: Path) -> None:
+    renamed_copy(bundle, tmp_path / "A", "bundle-A")
+    renamed_copy(bundle, tmp_path / "B", "bundle-B")
+    set_current(tmp_path, tmp_path / "A")
+    env = {"OTKLIK_MODELS_DIR": str(tmp_path), "OTKLIK_ADMIN_TOKEN": ADMIN, "OTKLIK_ENV": "test",
+           "OTKLIK_VAR_DIR": str(tmp_path / "var")}
+    post = {"posts": [{"id": "1", "text": "Нет света на улице Мира в Кунгуре"}]}
+    with running_server(env, tmp_path / "server.log", workers=2) as url:
+        set_current(tmp_path, tmp_path / "B")
+
+        def all_on_b() -> bool:  # a new connection each time: the kernel hands them to either worker
+            return all(httpx.post(f"{url}/v1/predict", json=post, timeout=30).json()["model"] == "bundle-B"
+                       for _ in range(20))
+
+        assert _wait_for(all_on_b)
+        lines = (tmp_path / "server.log").read_text().splitlines()
+        assert sum("bundle loaded" in line and "bundle-B" in line for line in lines) == 2, "each worker loads B"
