@@ -263,8 +263,8 @@ async def send(client: httpx.AsyncClient, body: bytes, expect: int, out: Outcome
     out.latency.append(end - start)
 
 
-def client_for(url: str, connections: int) -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+def client_for(url: str, connections: int, keepalive: bool = True) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections if keepalive else 0)
     return httpx.AsyncClient(base_url=url, limits=limits, timeout=REQUEST_TIMEOUT_S)
 
 
@@ -293,11 +293,15 @@ async def open_loop(url: str, payloads: Sequence[bytes], size: int, rate: float,
 
 
 async def closed_loop(url: str, payloads: Sequence[bytes], size: int, clients: int, seconds: float,
-                      max_requests: int) -> tuple[Outcome, float]:
-    """`clients` clients send back to back until `seconds` pass or `max_requests` were sent."""
+                      max_requests: int, keepalive: bool = True) -> tuple[Outcome, float]:
+    """`clients` clients send back to back until `seconds` pass or `max_requests` were sent.
+
+    Without keep-alive every request opens a connection, so the kernel hands each to a worker that is
+    waiting in accept(): with a few long-lived connections, uvicorn's workers split them unevenly
+    (one worker may hold all of them) and a throughput figure would measure that split, not the server."""
     out = Outcome()
     sent = 0
-    async with client_for(url, clients) as client:
+    async with client_for(url, clients, keepalive) as client:
         start = time.perf_counter()
         stop = start + seconds
 
@@ -411,7 +415,8 @@ def throughput_phase(server: Server, payloads: Sequence[bytes], size: int, clien
     per_run = []
     for _ in range(runs):
         cpu0, srv0 = self_cpu(), server.cpu()
-        out, elapsed = run(closed_loop(server.url, payloads, size, clients, seconds, max_requests=int(seconds * 5000)),
+        out, elapsed = run(closed_loop(server.url, payloads, size, clients, seconds, max_requests=int(seconds * 5000),
+                                       keepalive=False),
                            seconds + REQUEST_TIMEOUT_S + 30)
         cpu1, srv1 = self_cpu(), server.cpu()
         s = summary(out)
@@ -533,7 +538,8 @@ def section(r: dict[str, Any], command: str) -> str:
         f"{single.get('median_server_cpu_ms_per_request')} ms, load generator "
         f"{single.get('median_client_cpu_ms_per_request')} ms.",
         "",
-        f"Throughput, closed loop, {r['clients']} concurrent clients, {r['throughput_seconds']:g} s per run:",
+        f"Throughput, closed loop, {r['clients']} concurrent clients (a new connection per request, see "
+        f"`closed_loop`), {r['throughput_seconds']:g} s per run:",
         "",
         "| payload | workers | requests/s | posts/s | p50 | p99 | errors | server CPU (cores) | "
         "posts per server CPU second | load generator CPU (cores) |",

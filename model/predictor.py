@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -48,7 +49,9 @@ class Predictor:
             raise UnknownRegion(code, self.regions)
         return code
 
-    def predict(self, posts: Sequence[Post], explain: bool = True) -> list[Prediction]:
+    def predict(self, posts: Sequence[Post], explain: bool | Callable[[Prediction], bool] = True) -> list[Prediction]:
+        """`explain`: True, False, or which predictions (made without it) get the explanation — it
+        costs a third of the time, and ingest needs it only for the posts it registers."""
         if not posts:
             return []
         region_codes = [self.region_of(p) for p in posts]
@@ -80,25 +83,23 @@ class Predictor:
                 relevant and (topic.score < self.review["topic"] or agency.score < self.review["agency"])
             )
             rule_ids = tuple(m.rule_id for m in matches[i])
-            explanation: dict[str, Any] = {}
-            if explain:
-                explanation = dict(clf.explain(scores, i, relevant))
+            prediction = Prediction(
+                id=post.id,
+                relevant=Label(label=relevant, score=p_rel),
+                topic=topic,
+                agency=agency,
+                body=region.body_name(agency.label, place.oktmo if place else None),
+                municipality=place,
+                rules=rule_ids,
+                needs_review=bool(needs_review),
+                model=self.bundle.id,
+            )
+            if explain if isinstance(explain, bool) else explain(prediction):
+                explanation: dict[str, Any] = dict(clf.explain(scores, i, relevant))
                 explanation["rules"] = [
                     {"id": m.rule_id, "spans": [list(s) for s in m.spans]} for m in matches[i]
                 ]
                 explanation["place"] = [list(s) for s in place.spans] if place else []
-            out.append(
-                Prediction(
-                    id=post.id,
-                    relevant=Label(label=relevant, score=p_rel),
-                    topic=topic,
-                    agency=agency,
-                    body=region.body_name(agency.label, place.oktmo if place else None),
-                    municipality=place,
-                    rules=rule_ids,
-                    needs_review=bool(needs_review),
-                    explanation=explanation,
-                    model=self.bundle.id,
-                )
-            )
+                prediction = replace(prediction, explanation=explanation)
+            out.append(prediction)
         return out

@@ -9,13 +9,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
+from serving import scheduler
 from serving.database import make_engine, make_sessions
 from serving.limits import JsonBodyGuard
 from serving.models import ModelHolder
 from serving.observability import Metrics, configure_logging, request_middleware
-from serving.routes import predict, system
+from serving.routes import incidents, predict, stats, system
 from serving.settings import Settings
 from serving.store import upgrade
+from serving.web import install as install_pages
 
 log = logging.getLogger("otklik.app")
 
@@ -24,7 +26,17 @@ Otklik находит жалобы граждан в соцсетях и нап�
 
 * `POST /v1/predict` — классификация постов (релевантность, тема, ведомство, муниципалитет);
 * `GET /v1/model` — модель в работе; `POST /v1/model/reload` — перечитать модель (токен администратора);
+* `POST /v1/posts` — принять посты из соцсетей: сохранить один раз, классифицировать, зарегистрировать инциденты
+  со сроком ответа 24 часа;
+* `GET /v1/queue` — очередь инцидентов (фильтры, порядок по сроку или неуверенности модели, курсор);
+  `GET /v1/incidents/{id}` — инцидент;
+* `POST /v1/incidents/{id}/decision` — принять, исправить, отклонить, вернуть в очередь (с `version` инцидента:
+  устаревшая версия — 409 с текущим состоянием); `POST /v1/incidents/{id}/response` — ответ ведомства;
+* `GET /v1/stats` — статистика в пределах роли (группировка, окно); `GET /v1/stats/stream` — она же вживую (SSE);
 * `GET /health`, `GET /ready`, `GET /metrics`.
+
+Все методы, кроме `/health`, `/ready`, `/metrics` и `/v1/predict`, требуют `Authorization: Bearer <токен>`;
+роль токена определяет, что видно и что разрешено. Времена инцидентов — в часовом поясе региона.
 
 Ошибки ввода — HTTP 4xx с JSON `{"detail": ...}`, где сказано, какое поле и что с ним не так.
 """
@@ -49,7 +61,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(migrate)
         await run_in_threadpool(holder.try_load)
+        retraining = scheduler.start(settings)  # None unless OTKLIK_RETRAIN_SCHEDULE is set
         yield
+        scheduler.stop(retraining)
         engine.dispose()
 
     app = FastAPI(title="Otklik", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
@@ -63,4 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(JsonBodyGuard, max_bytes=settings.max_body_bytes)
     app.include_router(system.router)
     app.include_router(predict.router)
+    app.include_router(incidents.router)
+    app.include_router(stats.router)
+    install_pages(app)  # the web pages under /ui (not in the OpenAPI schema)
     return app

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
@@ -46,31 +46,57 @@ bearer = HTTPBearer(auto_error=False, description="API token: `Authorization: Be
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
+SCOPE_FIELDS = ("region", "agency", "municipality")
+ROUTED = ("routed", "answered")  # an agency sees an incident once an administrator routed it there
+
+
 @dataclass(frozen=True)
 class Scope:
-    """The incidents a caller may see; None: no condition on that field."""
+    """The incidents a caller may see; None: no condition on that field. `routed_only`: only incidents
+    an administrator has routed (an agency does not see the model's unconfirmed suggestions)."""
 
     region: str | None = None
     agency: str | None = None
     municipality: str | None = None
+    routed_only: bool = False
 
     def contains(self, incident: Incident) -> bool:
-        route = incident.final or incident.suggested
+        route = incident.final if self.routed_only else (incident.final or incident.suggested)
         return (
-            (self.region is None or incident.region == self.region)
+            route is not None
+            and (self.region is None or incident.region == self.region)
             and (self.agency is None or route.agency == self.agency)
             and (self.municipality is None or route.municipality == self.municipality)
         )
 
     def narrow(self, wanted: QueueFilter) -> QueueFilter | None:
         """The caller's filter inside this scope; None when it asks for something outside (empty answer)."""
-        fields: dict[str, Any] = {}
-        for name in ("region", "agency", "municipality"):
-            mine, asked = getattr(self, name), getattr(wanted, name)
-            if mine is not None and asked is not None and asked != mine:
+        fields = self._fields({name: getattr(wanted, name) for name in SCOPE_FIELDS})
+        if fields is None:
+            return None
+        status = wanted.status
+        if self.routed_only:
+            status = tuple(s for s in (status or ROUTED) if s in ROUTED)
+            if not status:
                 return None
-            fields[name] = asked if asked is not None else mine
-        return QueueFilter(**{**wanted.__dict__, **fields})
+        return replace(wanted, status=status, region=fields["region"], agency=fields["agency"],
+                       municipality=fields["municipality"])
+
+    def narrow_stats(self, region: str | None, agency: str | None, municipality: str | None) -> dict[str, Any] | None:
+        """The filters of `serving.store.stats.compute_stats` inside this scope; None: outside (empty answer)."""
+        fields = self._fields({"region": region, "agency": agency, "municipality": municipality})
+        if fields is None:
+            return None
+        return {**fields, "statuses": ROUTED if self.routed_only else None}
+
+    def _fields(self, asked: dict[str, str | None]) -> dict[str, str | None] | None:
+        fields: dict[str, str | None] = {}
+        for name in SCOPE_FIELDS:
+            mine = getattr(self, name)
+            if mine is not None and asked[name] is not None and asked[name] != mine:
+                return None
+            fields[name] = asked[name] if asked[name] is not None else mine
+        return fields
 
 
 @dataclass(frozen=True)
@@ -89,7 +115,7 @@ class Caller:
         if self.role in (ADMIN, "federal", "ml"):
             return Scope()
         if self.role == "agency":
-            return Scope(region=self.region, agency=self.agency)
+            return Scope(region=self.region, agency=self.agency, routed_only=True)
         if self.role == "municipal":
             return Scope(region=self.region, municipality=self.municipality)
         return Scope(region=self.region)

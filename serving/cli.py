@@ -70,7 +70,12 @@ def train(
         s.var_dir.mkdir(parents=True, exist_ok=True)
         tracker = Tracker(s.mlflow_uri, cfg.experiment, artifact_root=s.var_dir / "mlartifacts")
     try:
-        result = run_training(cfg, s.models_dir, tracker=tracker, progress=lambda m: typer.echo(f"· {m}", err=True))
+        from serving.cli_ml import store_feedback
+
+        feedback = store_feedback(cfg, s.database_url)
+        typer.echo(f"· {len(feedback)} feedback label(s) from the store", err=True)
+        result = run_training(cfg, s.models_dir, feedback=feedback, tracker=tracker,
+                              progress=lambda m: typer.echo(f"· {m}", err=True))
     except (CorpusError, ValueError) as exc:
         fail(str(exc))
     test = result.meta["metrics"]["test"]

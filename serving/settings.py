@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_ADMIN_TOKEN = "otklik-dev-admin-token"
@@ -24,9 +24,34 @@ class Settings(BaseSettings):
     admin_token: str = DEV_ADMIN_TOKEN
     max_text_chars: int = Field(default=10_000, ge=1)
     max_posts: int = Field(default=1_000, ge=1)
-    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    # 1,000 posts of 10,000 Cyrillic characters are 20 MB as UTF-8 JSON (60 MB if every letter is escaped).
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    stats_poll_seconds: float = Field(default=5.0, gt=0, le=300)  # how often /v1/stats/stream reads the counters
+    stats_stream_seconds: float = Field(default=300.0, gt=0)  # then the stream ends and the client reconnects
     host: str = "127.0.0.1"
     port: int = 8000
+    # the monitoring loop (`otklik monitor`): sources, retries, answers posted back
+    sources_file: Path | None = None  # TOML; see serving/connectors/sources.example.toml
+    monitor_interval: float = Field(default=60.0, gt=0)  # seconds between rounds
+    monitor_max_pages: int = Field(default=100, ge=1)  # per source and round
+    monitor_retries: int = Field(default=5, ge=1, le=20)  # attempts of one HTTP call (429, 5xx, network)
+    monitor_backoff: float = Field(default=0.5, ge=0)  # first retry wait, doubling, with jitter
+    monitor_backoff_max: float = Field(default=30.0, ge=0)  # a longer Retry-After waits for the next round
+    postback: bool = True  # post agencies' answers back to the networks; off: marked skipped
+    postback_attempts: int = Field(default=5, ge=1, le=100)
+    postback_delay: float = Field(default=60.0, ge=0)  # seconds before the first retry, doubling
+    # retraining (`otklik retrain`, and on a schedule inside `otklik serve`; see serving/scheduler.py)
+    retrain_schedule: str = ""  # "" or "off", "daily HH:MM" (UTC), "every 6h" / "every 90m"
+    retrain_min_feedback: int | None = Field(default=None, ge=0)  # new labels needed; None: the training config's
+    reload_url: str = ""  # where a promotion tells serving to reload; default: http://host:port
+
+    @field_validator("retrain_schedule")
+    @classmethod
+    def _retrain_schedule(cls, value: str) -> str:
+        from serving.scheduler import parse_schedule  # the one parser; imported late, it imports Settings
+
+        parse_schedule(value)  # a ValueError names the variable and the forms it takes
+        return value
 
     @model_validator(mode="after")
     def _defaults_and_safety(self) -> Settings:
@@ -36,6 +61,8 @@ class Settings(BaseSettings):
             self.mlflow_uri = f"sqlite:///{self.var_dir / 'mlflow.db'}"
         if self.models_dir is None:
             self.models_dir = self.var_dir / "models"
+        if not self.reload_url:
+            self.reload_url = f"http://{self.host}:{self.port}"
         if self.env == "production" and self.admin_token == DEV_ADMIN_TOKEN:
             raise ValueError(
                 "OTKLIK_ENV=production with the default admin token: set OTKLIK_ADMIN_TOKEN to a secret"

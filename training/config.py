@@ -33,6 +33,12 @@ class TrainConfig:
     seed: int = 0
     experiment: str = "otklik"
     registered_model: str = "otklik"
+    feedback_since: str = ""
+    min_feedback: int = 50
+    holdout_share: float = 0.2
+    gate_tolerance: float = 0.01
+    gate_holdout_tolerance: float = 0.03
+    gate_min_gain: float = 0.0
 
     def params(self) -> dict[str, Any]:
         return {f.name: str(getattr(self, f.name)) for f in fields(self)}

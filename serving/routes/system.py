@@ -13,6 +13,7 @@ from serving.auth import allow
 from serving.database import reachable
 from serving.deps import EngineDep, HolderDep, MetricsDep, PredictorDep
 from serving.schemas import ModelInfo, Problem
+from serving.store.sources import source_health
 
 router = APIRouter(tags=["system"])
 
@@ -34,9 +35,14 @@ def ready(holder: HolderDep, engine: EngineDep, request: Request, response: Resp
         problems.append(holder.error or "model not loaded")
     if database_problem:
         problems.append(database_problem)
-    if problems:
+    down = bool(problems)
+    if not database_problem:  # a stopped source is reported, but the API itself still serves
+        with request.app.state.sessions() as session:
+            checks["sources"], stopped = source_health(session)
+        problems += stopped
+    if down:
         response.status_code = 503
-    return {"ready": not problems, "checks": checks, "problems": problems}
+    return {"ready": not down, "checks": checks, "problems": problems}
 
 
 @router.get("/metrics", summary="Метрики Prometheus", include_in_schema=False)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -85,6 +85,12 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(" ".join(_WORD.findall(s)).encode()).hexdigest()
 
 
+def registers(prediction: Prediction, rules: Iterable[Rule]) -> bool:
+    """Whether a predicted post becomes an incident: the model finds it relevant, or a rule it
+    matched is marked always-register."""
+    return bool(prediction.relevant.label) or any(r.always_register for r in rules)
+
+
 def ingest_posts(
     session: Session,
     posts: Sequence[NetworkPost],
@@ -92,10 +98,14 @@ def ingest_posts(
     rules_fn: RulesFn,
     clock: Clock,
     regions: Mapping[str, Region],
+    before_commit: Callable[[Session], None] | None = None,
 ) -> IngestResult:
     """Store each post once (idempotent on network and external id, also under concurrent batches),
     predict the ones the rules match, register the relevant ones (or those an always-register rule
-    matched) with deadline = now + the region's SLA, attach near-duplicate reposts. Commits."""
+    matched) with deadline = now + the region's SLA, attach near-duplicate reposts. Commits.
+
+    `before_commit(session)` runs last inside the batch's transaction: what it writes (a source's
+    cursor, say) is committed or rolled back together with the posts."""
     for i, post in enumerate(posts):
         _check(post, i, regions)
     first: dict[PostKey, NetworkPost] = {}
@@ -109,9 +119,7 @@ def ingest_posts(
     rules = rules_fn(model_posts) if fresh else []
     matched = [i for i, found in enumerate(rules) if found]
     predictions = dict(zip(matched, predict_fn([model_posts[i] for i in matched]) if matched else [], strict=True))
-    register = {
-        i for i, pred in predictions.items() if pred.relevant.label or any(r.always_register for r in rules[i])
-    }
+    register = {i for i, pred in predictions.items() if registers(pred, rules[i])}
 
     now = clock.now()
     hashes = [text_hash(p.text) for p in fresh]
@@ -125,6 +133,8 @@ def ingest_posts(
         if predicted:
             session.execute(insert(PredictionRow), predicted)
         registrations = _register(session, fresh, hashes, ids, predictions, register, now, regions)
+        if before_commit is not None:
+            before_commit(session)
         session.commit()
     except BaseException:
         session.rollback()

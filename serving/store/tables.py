@@ -109,6 +109,18 @@ class PredictionRow(Base):
     created_at: Mapped[datetime]
 
 
+# The statistics (stats.py) read every incident of a window: one index per grouping holds every
+# column they use, so that the database scans it in group order and never visits the table.
+STATS_LEADS = ("region", "municipality", "agency", "topic", "registered_at")
+STATS_COLUMNS = ("registered_at", "status", "deadline", "sla_met", "answered_at", "region", "agency", "municipality",
+                 "final_topic", "final_agency", "final_municipality",
+                 "suggested_topic", "suggested_agency", "suggested_municipality")
+
+
+def stats_columns(lead: str) -> tuple[str, ...]:
+    return (lead, *(column for column in STATS_COLUMNS if column != lead))
+
+
 class IncidentRow(Base):
     """A complaint in the workflow. `topic`, `agency`, `municipality` are its current route (the
     final labels once decided, the suggested ones before) so that queue filters use one index each."""
@@ -124,6 +136,7 @@ class IncidentRow(Base):
         Index(None, "topic", "deadline", "id"),
         Index(None, "agency", "deadline", "id"),
         Index(None, "municipality", "deadline", "id"),
+        *(Index(f"ix_incidents_stats_{lead}", *stats_columns(lead)) for lead in STATS_LEADS),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -222,3 +235,39 @@ class TokenRow(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+
+SOURCE_STATUSES = ("ok", "failing", "stopped")
+
+
+class SourceRow(Base):
+    """A monitored source's progress and health. Its cursor is written in the transaction of the posts
+    it covers, so that a restart resumes where the last committed page ended."""
+
+    __tablename__ = "sources"
+    __table_args__ = (_one_of("status", SOURCE_STATUSES, "status"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    network: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    cursor: Mapped[dict[str, Any] | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_run_at: Mapped[datetime | None]
+    last_ok_at: Mapped[datetime | None]
+    stopped_token: Mapped[str | None] = mapped_column(String(64))  # sha256 of the token the network refused
+    fetched: Mapped[int] = mapped_column(BigInteger)
+    created: Mapped[int] = mapped_column(BigInteger)
+    incidents: Mapped[int] = mapped_column(BigInteger)
+    skipped: Mapped[int] = mapped_column(BigInteger)  # malformed items left out
+    failures: Mapped[int] = mapped_column(Integer)  # failed runs in a row
+
+
+class PostbackRow(Base):
+    """Attempts at posting a response back to the post's network; `next_at` spaces the retries out."""
+
+    __tablename__ = "postbacks"
+
+    response_id: Mapped[int] = mapped_column(Id, ForeignKey("responses.id"), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_at: Mapped[datetime]
+    url: Mapped[str | None] = mapped_column(String(2048))  # the answer in the network, once posted

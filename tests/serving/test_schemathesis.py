@@ -30,7 +30,7 @@ CONFIG = {
 def api_schema(trained: TrainResult, tmp_path_factory: pytest.TempPathFactory) -> BaseSchema:
     var: Path = tmp_path_factory.mktemp("schemathesis-var")
     app = create_app(make_settings(trained.bundle.parent, var, max_text_chars=2000, max_posts=50,
-                                   max_body_bytes=200_000))
+                                   max_body_bytes=200_000, stats_stream_seconds=0.5))
     # Loading the schema starts the app's lifespan, so the bundle is loaded before the first case.
     return schemathesis.openapi.from_asgi("/openapi.json", app, config=schemathesis.Config.from_dict(CONFIG))
 

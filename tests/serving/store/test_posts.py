@@ -9,9 +9,12 @@ from threading import Barrier
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from model.region import Region
 from serving.store import ManualClock, PostKey, get_incident, ingest_posts, text_hash
+from serving.store.tables import PostRow, UserRow
 from tests.serving.store.conftest import (
     AD,
     CHATTER,
@@ -214,3 +217,28 @@ def test_the_store_survives_a_restart_with_every_deadline_intact(db: Db, ingest:
         assert incident.deadline.utcoffset() == timedelta(0)
         assert incident.deadline - incident.registered_at == SLA
     assert ingest([post("-4_0", POTHOLE)]).duplicates == keys("-4_0")  # and still knows its posts
+
+
+def test_before_commit_writes_in_the_batch_transaction(
+    db: Db, model: FakeModel, clock: ManualClock, regions: dict[str, Region]
+) -> None:
+    """The monitoring loop keeps its source cursor this way: stored with the posts or not at all."""
+
+    def cursor(name: str, fail: bool = False) -> Any:
+        def write(session: Session) -> None:
+            assert session.scalar(select(func.count()).select_from(PostRow)) == 1  # the batch, not yet committed
+            session.add(UserRow(name=name, role="ml", created_at=clock.now()))
+            session.flush()
+            if fail:
+                raise RuntimeError("cursor write failed")
+
+        return write
+
+    with db.session() as s, pytest.raises(RuntimeError, match="cursor write failed"):
+        ingest_posts(s, [post("-5_1", POTHOLE)], model.predict, model.rules, clock, regions, cursor("a", fail=True))
+    assert (db.count("posts"), db.count("incidents"), db.count("users")) == (0, 0, 0)
+
+    with db.session() as s:
+        result = ingest_posts(s, [post("-5_1", POTHOLE)], model.predict, model.rules, clock, regions, cursor("b"))
+    assert result.created == keys("-5_1")
+    assert (db.count("posts"), db.count("incidents"), db.count("users")) == (1, 1, 1)

@@ -1,0 +1,93 @@
+// Otklik pages: submit a card's forms in place, keyboard shortcuts in the queue, a live dashboard.
+// No framework and no build step: every page also works without this file (forms redirect back).
+"use strict";
+
+const FRAGMENT = { "X-Otklik-Fragment": "1" };
+
+async function submitInPlace(event) {
+  const form = event.target;
+  if (!form.matches("form[data-fragment]")) return;
+  event.preventDefault();
+  const card = form.closest(".card");
+  const body = new FormData(form, event.submitter || undefined);
+  for (const button of form.querySelectorAll("button")) button.disabled = true;
+  let response;
+  try {
+    // getAttribute: `form.action` would be the form's own field named "action"
+    response = await fetch(form.getAttribute("action"), { method: "POST", body, headers: FRAGMENT, credentials: "same-origin" });
+  } catch (err) {
+    showMessage(card, "Сервер недоступен: проверьте связь и повторите.");
+    for (const button of form.querySelectorAll("button")) button.disabled = false;
+    return;
+  }
+  if (response.status === 401) { window.location.assign("/ui/login?next=" + encodeURIComponent(location.pathname)); return; }
+  const html = await response.text();
+  if (html.trim().startsWith("<article")) {
+    card.outerHTML = html;  // the card as it is now: decided, answered, or the current state after a conflict
+    const fresh = document.getElementById(card.id);
+    if (fresh) { fresh.classList.add("selected"); fresh.focus({ preventScroll: true }); }
+  } else {
+    showMessage(card, new DOMParser().parseFromString(html, "text/html").body.textContent.trim());
+    for (const button of form.querySelectorAll("button")) button.disabled = false;
+  }
+}
+
+function showMessage(card, text) {
+  let box = card.querySelector(":scope > .message");
+  if (!box) { box = document.createElement("p"); card.prepend(box); }
+  box.className = "message error";
+  box.setAttribute("role", "alert");
+  box.textContent = text;
+}
+
+// Keyboard: J/K move between cards, A accepts, C opens the correction, D focuses the dismissal reason.
+function cards() { return Array.from(document.querySelectorAll(".page-queue .card")); }
+
+function select(card) {
+  for (const c of cards()) c.classList.toggle("selected", c === card);
+  if (card) { card.focus({ preventScroll: true }); card.scrollIntoView({ block: "nearest" }); }
+}
+
+function onKey(event) {
+  if (!document.body.classList.contains("page-queue")) return;
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  if (event.target.closest("input, textarea, select")) return;
+  const list = cards();
+  if (!list.length) return;
+  let current = document.querySelector(".page-queue .card.selected") || null;
+  const key = event.key.toLowerCase();
+  const at = current ? list.indexOf(current) : -1;
+  if (key === "j" || key === "о") { select(list[Math.min(at + 1, list.length - 1)]); event.preventDefault(); return; }
+  if (key === "k" || key === "л") { select(list[Math.max(at - 1, 0)]); event.preventDefault(); return; }
+  if (!current) { current = list[0]; select(current); }
+  if (key === "a" || key === "ф") {
+    const button = current.querySelector("button[data-key=a]");
+    if (button) { button.click(); event.preventDefault(); }
+  } else if (key === "c" || key === "с") {
+    const details = current.querySelector("details.correct");
+    if (details) { details.open = true; details.querySelector("select").focus(); event.preventDefault(); }
+  } else if (key === "d" || key === "в") {
+    const reason = current.querySelector(".dismiss input[name=reason]");
+    if (reason) { reason.focus(); event.preventDefault(); }
+  }
+}
+
+// The dashboard: fetch its body every few seconds and replace it when it changed.
+function live() {
+  const box = document.getElementById("dashboard");
+  if (!box || !box.dataset.live) return;
+  let last = box.innerHTML;
+  setInterval(async () => {
+    try {
+      const response = await fetch(box.dataset.live, { headers: FRAGMENT, credentials: "same-origin" });
+      if (response.status === 401) { window.location.assign("/ui/login?next=/ui/dashboard"); return; }
+      if (!response.ok) return;
+      const html = await response.text();
+      if (html !== last) { box.innerHTML = html; last = html; }
+    } catch (err) { /* offline for a moment: the next tick tries again */ }
+  }, 5000);
+}
+
+document.addEventListener("submit", submitInPlace);
+document.addEventListener("keydown", onKey);
+document.addEventListener("DOMContentLoaded", live);

@@ -1,0 +1,32 @@
+"""/ready names a stopped source as a problem but stays 200: the API itself still serves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from serving.app import create_app
+from serving.store import ManualClock
+from serving.store.sources import ensure_source, mark_source
+from tests.serving.conftest import make_settings
+from tests.serving.store.conftest import T0
+from training.train import TrainResult
+
+
+def test_ready_lists_the_sources_and_names_a_stopped_one(trained: TrainResult, tmp_path: Path) -> None:
+    app = create_app(make_settings(trained.bundle.parent, tmp_path))
+    with TestClient(app) as client:
+        assert client.get("/ready").json()["checks"]["sources"] == {"ok": [], "failing": [], "stopped": []}
+        clock = ManualClock(T0)
+        with app.state.sessions() as s:
+            for source_id in ("vk-perm", "tg-perm", "x-perm"):
+                ensure_source(s, source_id, source_id.split("-")[0])
+            mark_source(s, "tg-perm", "stopped", clock, "tg-perm: getUpdates: 401 Unauthorized", "f" * 64)
+            mark_source(s, "x-perm", "failing", clock, "x-perm: HTTP 503")
+        ready = client.get("/ready")
+        assert ready.status_code == 200
+        body = ready.json()
+        assert body["ready"] is True
+        assert body["checks"]["sources"] == {"ok": ["vk-perm"], "failing": ["x-perm"], "stopped": ["tg-perm"]}
+        assert body["problems"] == ["source tg-perm stopped: tg-perm: getUpdates: 401 Unauthorized"]
