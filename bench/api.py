@@ -14,7 +14,10 @@ drives `POST /v1/predict` from this process (asyncio + httpx, keep-alive connect
   the load generator falls behind), errors, and the server's own view (its Prometheus histogram);
 - throughput, closed loop: `--clients` concurrent clients send back to back for
   `--throughput-seconds` s, one post per request and 100 posts per request, with 1 and 2 workers;
-- CPU seconds of the load generator and of the server processes, and RSS of every worker.
+- CPU seconds of the load generator and of the server processes, and RSS of every worker;
+- when `wrk` is installed (Debian's package `wrk`), the single-post throughput again with it: a
+  compiled load generator leaves the server most of the two cores, so the 2-worker/1-worker ratio
+  measures the server rather than what the Python load generator leaves over.
 
 Posts: the texts of annotations/corpus and, when the shared data folder exists, the real VK posts
 of RuSentiment (read into memory and sent only to 127.0.0.1; never written anywhere). Figures are
@@ -33,6 +36,7 @@ import random
 import re
 import resource
 import shlex
+import shutil
 import socket
 import statistics
 import subprocess
@@ -431,6 +435,54 @@ def throughput_phase(server: Server, payloads: Sequence[bytes], size: int, clien
     return {"clients": clients, "seconds": seconds, "posts_per_request": size, "runs": per_run, **medians(per_run)}
 
 
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local bodies = {%s}
+local i = 0
+request = function()
+  i = i %% #bodies + 1
+  return wrk.format(nil, nil, nil, bodies[i])
+end
+"""
+
+
+def wrk_phase(server: Server, payloads: Sequence[bytes], seconds: float, connections: int, tmp: Path,
+              runs: int) -> dict[str, Any] | None:
+    """Throughput by `wrk` (C, Debian's package), when installed: a load generator that takes a small
+    share of the two cores, so that the server's scaling is what is measured. Keep-alive connections,
+    spread over the workers by the kernel as they connect."""
+    if shutil.which("wrk") is None:
+        return None
+    script = tmp / "wrk.lua"
+    quoted = ", ".join("[==[" + p.decode() + "]==]" for p in payloads[:200])
+    script.write_text(WRK_SCRIPT % quoted, encoding="utf-8")
+    per_run: list[dict[str, Any]] = []
+    for _ in range(runs):
+        cpu0 = server.cpu()
+        started = time.perf_counter()
+        done = subprocess.run(
+            ["wrk", "-t2", f"-c{connections}", f"-d{seconds:g}s", "-s", str(script), f"{server.url}{PATH}"],
+            capture_output=True, text=True, timeout=seconds + 60, check=True,
+        ).stdout
+        elapsed = time.perf_counter() - started
+        rps = re.search(r"Requests/sec:\s+([\d.]+)", done)
+        bad = re.search(r"Non-2xx or 3xx responses: (\d+)", done)
+        errors_ = re.search(r"Socket errors: (.*)", done)
+        per_run.append({
+            "requests_per_s": float(rps.group(1)) if rps else 0.0,
+            "non_2xx": int(bad.group(1)) if bad else 0,
+            "socket_errors": errors_.group(1) if errors_ else None,
+            "server_cpu_cores": round((server.cpu() - cpu0) / elapsed, 3),
+        })
+    return {
+        "connections": connections, "seconds": seconds, "runs": per_run,
+        "median_requests_per_s": statistics.median(float(r["requests_per_s"] or 0) for r in per_run),
+        "median_server_cpu_cores": statistics.median(float(r["server_cpu_cores"] or 0) for r in per_run),
+        "total_non_2xx": sum(int(r["non_2xx"] or 0) for r in per_run),
+    }
+
+
 def warm_up(server: Server, single: Sequence[bytes], batch: Sequence[bytes], clients: int) -> None:
     """Every worker sees traffic (caches, first-request costs) before anything is measured."""
     run(closed_loop(server.url, single, 1, clients, 3.0, 2000), 60)
@@ -478,13 +530,23 @@ def notes(r: dict[str, Any]) -> list[str]:
     c1, c2 = t1.get("median_server_cpu_cores") or 0.0, t2.get("median_server_cpu_cores") or 0.0
     e1, e2 = t1.get("median_posts_per_server_cpu_s") or 0.0, t2.get("median_posts_per_server_cpu_s") or 0.0
     if c2 < 1.5:
+        client = t2.get("median_client_cpu_share") or 0.0
         out.append(
-            f"Scaling: with 2 workers the server got only {c2:.2f} cores of CPU (1 worker: {c1:.2f}): the machine "
-            "was busy with other processes (see the load average), so the ratio above measures the CPU that was "
-            f"left over, not how the server scales. Per server CPU second, 1 worker answered {e1:g} and 2 workers "
-            f"{e2:g} single-post requests: with two free cores, 2 workers would answer about "
-            f"{min(2.0, 2 * e2 / e1 if e1 else 0.0):.1f}x as many, less what the load generator "
-            f"({t2.get('median_client_cpu_share')} cores) takes."
+            f"Scaling: with 2 workers the server got only {c2:.2f} cores of CPU (1 worker: {c1:.2f}); the Python "
+            f"load generator took {client:.2f} of the machine's two cores (and other processes, see the load "
+            "average, took their share), so the ratio above measures the CPU that was left over, not how the "
+            f"server scales. Per server CPU second, 1 worker answered {e1:g} and 2 workers {e2:g} single-post "
+            f"requests: the work per request does not grow with the workers."
+        )
+    k1, k2 = w1.get("wrk_single"), w2.get("wrk_single")
+    if k1 and k2:
+        ratio = k2["median_requests_per_s"] / k1["median_requests_per_s"] if k1["median_requests_per_s"] else 0.0
+        out.append(
+            f"Scaling measured with `wrk` (a compiled load generator, {k1['connections']} keep-alive connections, "
+            f"1 post/request, medians of {len(k1['runs'])} x {k1['seconds']:g} s): 1 worker "
+            f"{k1['median_requests_per_s']:g} req/s on {k1['median_server_cpu_cores']:.2f} cores, 2 workers "
+            f"{k2['median_requests_per_s']:g} req/s on {k2['median_server_cpu_cores']:.2f} cores: **{ratio:.2f}x**; "
+            f"non-2xx answers: {k1['total_non_2xx'] + k2['total_non_2xx']}."
         )
     return out
 
@@ -556,6 +618,7 @@ def section(r: dict[str, Any], command: str) -> str:
             )
     ratio_single = r["ratio"]["single"]
     ratio_batch = r["ratio"]["batch"]
+    wrk_ratio = r["ratio"].get("wrk_single")
     lines += [
         "",
         f"Scaling, 2 workers / 1 worker (answered posts/s): **{ratio_single:.2f}x** (1 post/request), "
@@ -587,7 +650,9 @@ def section(r: dict[str, Any], command: str) -> str:
         f"- batch of {BATCH}, p99 <= {TARGET_BATCH_P99_MS:g} ms: {batch.get('median_p99_ms')} ms: "
         f"{verdict((batch.get('median_p99_ms') or 1e9) <= TARGET_BATCH_P99_MS)};",
         f"- 2 workers >= {TARGET_SCALING}x 1 worker: {ratio_single:.2f}x single, {ratio_batch:.2f}x batch: "
-        f"{verdict(ratio_single >= TARGET_SCALING)} / {verdict(ratio_batch >= TARGET_SCALING)};",
+        f"{verdict(ratio_single >= TARGET_SCALING)} / {verdict(ratio_batch >= TARGET_SCALING)}"
+        + (f"; with `wrk`, single: {wrk_ratio:.2f}x: {verdict(wrk_ratio >= TARGET_SCALING)}" if wrk_ratio else "")
+        + ";",
         "- no errors: " + ("none" if not any(
             p.get("total_errors") for w in (w1, w2) for k, p in w.items()
             if isinstance(p, dict) and "total_errors" in p) else "**errors, see above**") + ".",
@@ -658,6 +723,8 @@ def main() -> None:
                     log(f"throughput: {key}, {args.clients} clients, {args.runs} x {args.throughput_seconds:g} s")
                     phases[key] = throughput_phase(server, payloads, size, args.clients, args.throughput_seconds,
                                                    args.runs)
+                log(f"throughput: wrk, 1 post/request, 16 connections, {args.runs} x {args.throughput_seconds:g} s")
+                phases["wrk_single"] = wrk_phase(server, single, args.throughput_seconds, 16, tmp, args.runs)
                 if workers == 2:
                     log(f"latency: 1 post/request at {args.rate:g}/s, 1 x {args.seconds:g} s")
                     phases["latency_single"] = latency_phase(server, single, 1, args.rate, args.seconds, 1,
@@ -673,6 +740,9 @@ def main() -> None:
         return round(b / a, 3) if a else 0.0
 
     report["ratio"] = {"single": ratio("throughput_single"), "batch": ratio("throughput_batch")}
+    if w1.get("wrk_single") and w2.get("wrk_single"):
+        a, b = w1["wrk_single"]["median_requests_per_s"], w2["wrk_single"]["median_requests_per_s"]
+        report["ratio"]["wrk_single"] = round(b / a, 3) if a else 0.0
     report["load_after"] = uptime()
     print(json.dumps(report, ensure_ascii=False, indent=2))
     if args.write:
