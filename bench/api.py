@@ -55,7 +55,8 @@ if __package__ in (None, ""):
 import httpx
 import numpy as np
 
-from bench.predict import DATA, DEFAULT_BUNDLE, code_version, corpus_texts, real_texts, uptime, write_results
+from bench.predict import DATA, DEFAULT_BUNDLE, code_version, corpus_texts, real_texts, uptime
+from bench.results import write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADING = "## Prediction API (issue 5)"

@@ -47,7 +47,8 @@ if __package__ in (None, ""):
 
 from sqlalchemy import Engine, insert, text
 
-from bench.predict import DATA, DEFAULT_BUNDLE, code_version, corpus_texts, real_texts, uptime, write_results
+from bench.predict import DATA, DEFAULT_BUNDLE, code_version, corpus_texts, real_texts, uptime
+from bench.results import write_results
 from model.bundle import load_bundle
 from model.predictor import Predictor
 from model.records import Post

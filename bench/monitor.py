@@ -41,7 +41,8 @@ if __package__ in (None, ""):
 from sqlalchemy import text
 
 from bench.ingest import make_posts
-from bench.predict import DEFAULT_BUNDLE, ROOT, code_version, uptime, write_results
+from bench.predict import DEFAULT_BUNDLE, ROOT, code_version, uptime
+from bench.results import write_results
 from model.bundle import load_bundle
 from model.predictor import Predictor
 from serving.database import make_engine

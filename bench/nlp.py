@@ -31,6 +31,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.results import write_results
 from model.doc import analyze
 from model.lemma import Lemmatizer
 from model.matcher import Matcher, Rule
@@ -38,7 +39,6 @@ from model.normalize import normalize, normalize_split
 from model.tokens import tokenize
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "RESULTS.md"
 HEADING = "## NLP core (issue 3)"
 
 # The head of the Zipf distribution: function words and everyday words, no topic words.
@@ -566,17 +566,7 @@ def main() -> None:
     report = "\n".join(lines)
     print(report)
     if args.write:
-        write_results(report)
-
-
-def write_results(section: str) -> None:
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(text, encoding="utf-8")
+        write_results(report, HEADING)
 
 
 if __name__ == "__main__":

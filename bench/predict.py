@@ -31,7 +31,6 @@ import json
 import os
 import platform
 import random
-import re
 import resource
 import shlex
 import statistics
@@ -54,6 +53,7 @@ if __package__ in (None, ""):
 import numpy as np
 import scipy.sparse as sp
 
+from bench.results import RESULTS, write_results
 from model.bundle import Bundle, load_bundle
 from model.classifier import HeadScores
 from model.doc import analyze
@@ -62,7 +62,6 @@ from model.predictor import Predictor
 from model.records import Label, Post, Prediction
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "RESULTS.md"
 HEADING = "## Prediction (issue 4)"
 DATA = ROOT.parent / "shared" / "data"
 REAL_POSTS = Path("rusentiment") / "rusentiment_random_posts.csv"
@@ -532,17 +531,6 @@ def section(r: dict[str, Any], command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_results(text: str, heading: str = HEADING) -> None:
-    """Replace (or append) only the section `heading`; the file is read right before writing."""
-    current = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    if pattern.search(current):
-        current = pattern.sub(lambda _: text.rstrip("\n") + "\n\n", current).rstrip("\n") + "\n"
-    else:
-        current = current.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
-    RESULTS.write_text(current, encoding="utf-8")
-
-
 def featurizer_summary(bundle: Bundle) -> str:
     f = bundle.classifier.featurizer
     parts = [f"lemma 1-2-gram TF-IDF ({len(f.words_.vocabulary_):,} features)"]
@@ -656,7 +644,7 @@ def main() -> None:
         flags = [f"--runs {args.runs}", f"--single {args.single}", f"--real-posts {args.real_posts}"]
         flags += ["--no-train"] if args.no_train else []
         command = " ".join([".venv/bin/python -m bench.predict", *shown, *flags, "--write"])
-        write_results(section(report, command))
+        write_results(section(report, command), HEADING)
         log(f"written to {RESULTS}")
 
 

@@ -24,7 +24,6 @@ import csv
 import json
 import os
 import platform
-import re
 import sys
 import time
 from collections import Counter
@@ -36,6 +35,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.results import RESULTS, write_results
 from model.bundle import load_bundle
 from model.predictor import Predictor
 from model.records import Prediction
@@ -43,7 +43,6 @@ from training.corpus import Example
 from training.evaluate import predict_all
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "RESULTS.md"
 HEADING = "## Real data (issue 4)"
 DATA = ROOT.parent / "shared" / "data"
 TARGET_FPR = 0.01  # issue 4: at most 1% of the real VK posts predicted relevant
@@ -228,17 +227,6 @@ def section(summary: dict[str, Any], command: str) -> str:
     return "\n".join(lines)
 
 
-def write_results(text: str) -> None:
-    """Replace (or append) only this benchmark's section; the file is read right before writing."""
-    current = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    if pattern.search(current):
-        current = pattern.sub(lambda _: text.rstrip("\n") + "\n\n", current).rstrip("\n") + "\n"
-    else:
-        current = current.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
-    RESULTS.write_text(current, encoding="utf-8")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bundle", type=Path, default=ROOT / "var" / "models" / "current")
@@ -279,7 +267,7 @@ def main() -> None:
     if args.write:
         shown = [] if args.bundle == ROOT / "var" / "models" / "current" else [f"--bundle {args.bundle}"]
         command = " ".join([".venv/bin/python -m bench.realdata", *shown, "--write"])
-        write_results(section(summary, command))
+        write_results(section(summary, command), HEADING)
         print(f"wrote {HEADING[3:]!r} to {RESULTS}", file=sys.stderr)
 
 

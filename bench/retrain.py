@@ -33,7 +33,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.predict import write_results
+from bench.results import write_results
 from model.bundle import load_bundle, set_current
 from model.predictor import Predictor
 from model.records import Post

@@ -20,7 +20,6 @@ import json
 import os
 import platform
 import random
-import re
 import statistics
 import subprocess
 import sys
@@ -38,13 +37,13 @@ if __package__ in (None, ""):
 
 from sqlalchemy import insert, text
 
+from bench.results import write_results
 from serving.database import make_engine, make_sessions
 from serving.store import ManualClock, upgrade
 from serving.store.stats import GROUPS, compute_stats
 from serving.store.tables import IncidentRow, PostRow
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "RESULTS.md"
 HEADING = "## Statistics (issue 7)"
 PG_URL = os.environ.get("OTKLIK_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -248,17 +247,7 @@ def main() -> None:
     ])
     print(report)
     if args.write:
-        write_results(report)
-
-
-def write_results(section: str) -> None:
-    text_ = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    if pattern.search(text_):
-        text_ = pattern.sub(lambda _: section + "\n", text_)
-    else:
-        text_ = text_.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(text_, encoding="utf-8")
+        write_results(report, HEADING)
 
 
 if __name__ == "__main__":
