@@ -52,7 +52,7 @@ from bench.results import write_results
 from model.bundle import load_bundle
 from model.predictor import Predictor
 from model.records import Post
-from serving.database import make_engine, make_sessions
+from serving.database import make_engine, make_sessions, scratch_schema
 from serving.ingest import IncomingPost, ingest
 from serving.store import ManualClock, NetworkPost, QueueFilter, ingest_posts, queue, text_hash, upgrade
 from serving.store.monitoring import rules_fn
@@ -80,19 +80,13 @@ def fresh_database(kind: str, folder: Path) -> Iterator[Engine]:
         finally:
             engine.dispose()
         return
-    schema = f"otklik_bench_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    engine = make_engine(f"{PG_URL}?options=-csearch_path%3D{schema}")
-    try:
-        upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with scratch_schema(PG_URL, "otklik_bench") as url:
+        engine = make_engine(url)
+        try:
+            upgrade(engine)
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def postgres_answers() -> str | None:

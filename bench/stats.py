@@ -25,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -38,7 +37,7 @@ if __package__ in (None, ""):
 from sqlalchemy import insert, text
 
 from bench.results import write_results
-from serving.database import make_engine, make_sessions
+from serving.database import make_engine, make_sessions, scratch_schema
 from serving.store import ManualClock, upgrade
 from serving.store.stats import GROUPS, compute_stats
 from serving.store.tables import IncidentRow, PostRow
@@ -173,20 +172,6 @@ def sqlite_url() -> Iterator[str]:
         yield f"sqlite:///{Path(folder) / 'bench.db'}"
 
 
-@contextmanager
-def postgres_url() -> Iterator[str]:
-    schema = f"otklik_bench_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
-
-
 def server_version(url: str) -> str:
     engine = make_engine(url)
     with engine.connect() as conn:
@@ -225,7 +210,9 @@ def main() -> None:
     args = ap.parse_args()
     load_before = os.getloadavg()
     sections: list[str] = []
-    databases = [("SQLite", sqlite_url)] + ([] if args.sqlite_only else [("PostgreSQL", postgres_url)])
+    databases = [("SQLite", sqlite_url)]
+    if not args.sqlite_only:
+        databases.append(("PostgreSQL", lambda: scratch_schema(PG_URL, "otklik_bench")))
     for name, make_url in databases:
         with make_url() as url:
             filled = fill(url, args.incidents)

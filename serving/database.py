@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,3 +47,21 @@ def reachable(engine: Engine) -> str | None:
         return None
     except Exception as exc:  # any driver error means "not ready"; the message says which
         return f"database not reachable: {type(exc).__name__}: {exc}".splitlines()[0]
+
+
+@contextlib.contextmanager
+def scratch_schema(url: str, prefix: str = "otklik_scratch") -> Iterator[str]:
+    """A new, empty PostgreSQL schema for a test or a benchmark: yields `url` with its search_path
+    set to it, and drops it with everything in it on exit."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(url)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+        try:
+            yield f"{url}?options=-csearch_path%3D{schema}"
+        finally:
+            with admin.begin() as conn:
+                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    finally:
+        admin.dispose()

@@ -7,7 +7,6 @@ world serves the fast TestClient tests and the browser tests against a real `otk
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,12 +15,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from model.predictor import Predictor
 from serving.app import create_app
-from serving.database import make_engine
+from serving.database import scratch_schema
 from serving.ingest import IncomingPost, ingest
 from serving.store import Clock, SystemClock, create_user, issue_token
 from tests.serving.conftest import ADMIN, make_settings
@@ -97,16 +95,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     problem = postgres_problem()
     if problem:
         pytest.skip(problem)
-    schema = f"otklik_web_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with scratch_schema(PG_URL, "otklik_web") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

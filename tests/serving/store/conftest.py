@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,7 +24,7 @@ from model.matcher import Rule
 from model.records import Label, Post, Prediction
 from model.region import Region
 from model.toponyms import Place
-from serving.database import make_engine, make_sessions
+from serving.database import make_engine, make_sessions, scratch_schema
 from serving.store import IngestResult, ManualClock, NetworkPost, ingest_posts, upgrade
 from serving.store.tables import Base
 
@@ -95,17 +94,8 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'otklik.db'}"
         return
-    base = request.getfixturevalue("postgres")
-    schema = f"otklik_test_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield f"{base}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with scratch_schema(request.getfixturevalue("postgres"), "otklik_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -121,20 +111,11 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def migrated_postgres(postgres: str) -> Iterator[str]:
     """A migrated schema for the session; each test leaves it empty."""
-    schema = f"otklik_test_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(postgres)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    url = f"{postgres}?options=-csearch_path%3D{schema}"
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    try:
+    with scratch_schema(postgres, "otklik_test") as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
         yield url
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
