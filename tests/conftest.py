@@ -56,7 +56,7 @@ def trained(models_dir: Path) -> TrainResult:
     reuse = os.environ.get("OTKLIK_TEST_BUNDLE")
     if reuse and not os.environ.get("CI"):
         source = Path(reuse).resolve()
-        target = models_dir / source.name
+        target = models_dir / json.loads((source / "meta.json").read_text(encoding="utf-8"))["id"]
         shutil.copytree(source, target)
         set_current(models_dir, target)
         return TrainResult(target, json.loads((target / "meta.json").read_text(encoding="utf-8")))
