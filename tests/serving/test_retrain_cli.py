@@ -25,6 +25,7 @@ from tests.conftest import ROOT
 from tests.serving.server import free_port
 from tests.training.bundles import copy_bundle
 from tests.training.simulation import Month, honest, month_posts, simulate_month
+from training.corpus import read_corpus, splits
 from training.promotion import history
 from training.train import TrainResult
 
@@ -92,7 +93,8 @@ def test_a_dry_run_says_what_it_would_train_on(env_with_month: Env, month_db: tu
     assert result.exit_code == 0, result.output
     labels = len(month_db[1].feedback)
     assert f"dry-run: {labels} new feedback label(s)" in result.stdout
-    assert "training on 2848 corpus + " in result.stdout and "most recent held out" in result.stdout
+    corpus_train = len(splits(read_corpus(ROOT / "annotations" / "corpus"))["train"])
+    assert f"training on {corpus_train} corpus + " in result.stdout and "most recent held out" in result.stdout
     assert len(env_with_month.bundles()) == 1 and not (env_with_month.var / "reports").exists()
 
 

@@ -35,13 +35,14 @@ def posts() -> list[Post]:
 def test_the_sample_covers_several_kinds_where_plain_uncertainty_takes_one(predictor: Predictor,
                                                                            posts: list[Post]) -> None:
     by_uncertainty = sorted(posts, key=lambda p: -uncertainty(predictor.predict([p], explain=False)[0]))
-    assert {p.text for p in by_uncertainty[:4]} <= set(SAME_KIND)  # what a plain top-4 would label
-    assert not {p.text for p in by_uncertainty[:len(SAME_KIND + OTHER_KINDS)]} & set(CLEAR)
+    plain = [p.text for p in by_uncertainty[:4]]  # what a plain top-4 would label: mostly the one kind
+    assert sum(t in SAME_KIND for t in plain) >= 3, plain
     chosen = sample(predictor, posts, 4, pool=4)
     texts = [c.post.text for c in chosen]
     assert len(texts) == 4 == len(set(texts))
     assert sum(t in SAME_KIND for t in texts) <= 2, texts
     assert sum(t in OTHER_KINDS for t in texts) >= 2, texts
+    assert not set(texts) & set(CLEAR)
     # diversity never buys a post from outside the pool of the 4 x 4 most uncertain
     assert set(texts) <= {p.text for p in by_uncertainty[:16]}
     assert [c.uncertainty for c in chosen] == sorted((c.uncertainty for c in chosen), reverse=True)
