@@ -42,7 +42,6 @@ def test_the_sample_covers_several_kinds_where_plain_uncertainty_takes_one(predi
     assert len(texts) == 4 == len(set(texts))
     assert sum(t in SAME_KIND for t in texts) <= 2, texts
     assert sum(t in OTHER_KINDS for t in texts) >= 2, texts
-    assert not set(texts) & set(CLEAR)
     # diversity never buys a post from outside the pool of the 4 x 4 most uncertain
     assert set(texts) <= {p.text for p in by_uncertainty[:16]}
     assert [c.uncertainty for c in chosen] == sorted((c.uncertainty for c in chosen), reverse=True)
