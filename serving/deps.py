@@ -12,6 +12,7 @@ from model.predictor import Predictor
 from serving.models import ModelHolder
 from serving.observability import Metrics
 from serving.settings import Settings
+from serving.store import Clock, SystemClock
 
 
 def get_settings(request: Request) -> Settings:
@@ -39,7 +40,16 @@ def get_metrics(request: Request) -> Metrics:
     return metrics
 
 
+_SYSTEM_CLOCK = SystemClock()
+
+
+def get_clock() -> Clock:
+    """The store's "now"; tests override this dependency with a ManualClock."""
+    return _SYSTEM_CLOCK
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
 HolderDep = Annotated[ModelHolder, Depends(get_holder)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 EngineDep = Annotated[Engine, Depends(get_engine)]

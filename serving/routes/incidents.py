@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 
 from model.predictor import Predictor
 from serving.auth import Caller, allow
-from serving.deps import PredictorDep, SessionsDep, SettingsDep
+from serving.deps import ClockDep, PredictorDep, SessionsDep, SettingsDep
 from serving.incident_schemas import (
     ConflictOut,
     DecisionIn,
@@ -39,7 +39,6 @@ from serving.store import (
     InvalidDecision,
     Labels,
     QueueFilter,
-    SystemClock,
     decide,
     get_incident,
     queue,
@@ -50,15 +49,8 @@ from serving.store.tables import STATUSES
 
 router = APIRouter(prefix="/v1", tags=["incidents"])
 
-_SYSTEM_CLOCK = SystemClock()
 
 
-def get_clock() -> Clock:
-    """The store's "now"; tests override this dependency with a ManualClock."""
-    return _SYSTEM_CLOCK
-
-
-ClockDep = Annotated[Clock, Depends(get_clock)]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "нет токена или токен неизвестен"},
     403: {"model": Problem, "description": "роли не разрешено это действие"},

@@ -26,10 +26,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from model.predictor import Predictor
 from serving.auth import Caller, allow
-from serving.deps import HolderDep, SessionsDep, SettingsDep
+from serving.deps import ClockDep, HolderDep, SessionsDep, SettingsDep
 from serving.limits import problem
 from serving.models import ModelHolder
-from serving.routes.incidents import ClockDep
 from serving.schemas import Problem
 from serving.store import Clock
 from serving.store.stats import GROUPS, compute_stats

@@ -20,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from serving.auth import ADMIN, Caller, resolve
-from serving.routes.incidents import ClockDep
+from serving.deps import ClockDep
 from serving.store import (
     Clock,
     Conflict,

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from serving.database import make_engine
-from serving.routes.incidents import get_clock
+from serving.deps import get_clock
 from serving.store import ManualClock, create_user, decisions_of, issue_token
 from tests.serving.conftest import ADMIN
 from tests.serving.server import running_server

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from model.region import Region
 from serving.app import create_app
 from serving.database import make_engine, make_sessions
-from serving.routes.incidents import get_clock
+from serving.deps import get_clock
 from serving.store import ManualClock, SystemClock, create_user, decide, get_incident, ingest_posts, issue_token
 from tests.serving.conftest import ADMIN, make_settings
 from tests.serving.server import running_server

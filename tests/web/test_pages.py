@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from serving.app import create_app
-from serving.routes.incidents import get_clock
+from serving.deps import get_clock
 from serving.settings import Settings
 from serving.store import ManualClock, SystemClock, get_incident
 from serving.web.session import SESSION_COOKIE
