@@ -41,6 +41,13 @@ from model.query import (
 )
 from model.tokens import is_punct
 
+try:  # the per-post loop compiled (model/_matchloop.c); this module's Python loop is the reference
+    from model._matchloop import match_docs as _compiled_match_docs
+
+    COMPILED = True
+except ImportError:  # not built (no C compiler at install time): the same results, slower
+    COMPILED = False
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -304,6 +311,7 @@ class Matcher:
         state = {name: getattr(self, name) for name in self.__dict__}
         state["_cache"] = {}
         state["_punct"] = set()
+        state.pop("_compiled_state", None)  # refers to the cache and to bound methods
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -312,9 +320,52 @@ class Matcher:
             return
         self.__dict__.update(state)
 
-    def match(self, docs: Sequence[Doc]) -> list[tuple[RuleMatch, ...]]:
-        """For each post, the rules it matches (in rule order) with the spans that made them match."""
+    def match(self, docs: Sequence[Doc], compiled: bool = True) -> list[tuple[RuleMatch, ...]]:
+        """For each post, the rules it matches (in rule order) with the spans that made them match.
+
+        `compiled=False` runs the Python loop even when the compiled one is built (tests compare them)."""
+        if compiled and COMPILED:
+            state = self.__dict__.get("_compiled_state")
+            if state is None:
+                state = self._compiled_state = (
+                    self._cache,
+                    self._rules_by_unit,
+                    [None if units is None else tuple(sorted(units)) for units in self._simple],
+                    [tuple(tuple(units) for units in sets) for sets in self._requires],
+                    list(self._always),
+                    list(self._ids),
+                    RuleMatch,
+                    self._post,
+                    self._evaluate,
+                    self._learn_doc,
+                )
+            return _compiled_match_docs(docs, state)  # type: ignore[no-any-return]
         return [self._match_one(doc) for doc in docs]
+
+    def _learn_doc(self, doc: Doc) -> tuple[tuple[int, ...], ...]:
+        """The units each word of `doc` triggers, learning the words not seen yet (a full cache is
+        cleared while learning: the units come from here, not from the cache)."""
+        cache = self._cache
+        lemmas = doc.lemmas
+        return tuple([cache[w] if w in cache else self._learn(w, lemmas[i]) for i, w in enumerate(doc.words)])
+
+    def _post(self, occ: dict[int, list[int]], doc: Doc) -> _Post:
+        return _Post(occ, doc.words, self._punct)
+
+    def _evaluate(self, index: int, post: _Post, doc: Doc) -> tuple[tuple[int, int], ...] | None:
+        """The spans of rule `index` (one that needs its tree) in the post, or None when it is false."""
+        present = post.present
+        for required in self._requires[index]:
+            if required.isdisjoint(present):
+                return None
+        highlights = self._trees[index].truth(post)
+        if highlights is None:
+            return None
+        starts, words = doc.starts, doc.words
+        if len(highlights) == 1:
+            a, b = highlights[0]
+            return ((starts[a], starts[b] + len(words[b])),)
+        return tuple(sorted({(starts[a], starts[b] + len(words[b])) for a, b in highlights}))
 
     def _match_one(self, doc: Doc) -> tuple[RuleMatch, ...]:
         words = doc.words
@@ -322,8 +373,7 @@ class Matcher:
         try:
             found = list(map(cache.__getitem__, words))
         except KeyError:  # a word this matcher has not seen yet
-            lemmas = doc.lemmas
-            found = [cache[w] if w in cache else self._learn(w, lemmas[i]) for i, w in enumerate(words)]
+            found = list(self._learn_doc(doc))
         occ: dict[int, list[int]] = {}
         get = occ.get
         for i in compress(range(len(found)), found):
@@ -338,9 +388,7 @@ class Matcher:
         candidates = set(chain.from_iterable(map(self._rules_by_unit.__getitem__, occ)))
         candidates.update(self._always)
         post = _Post(occ, words, self._punct)
-        trees = self._trees
         simple = self._simple
-        requires = self._requires
         present = post.present
         ids = self._ids
         starts: tuple[int, ...] = ()  # of each token, looked up at the first match
@@ -362,21 +410,10 @@ class Matcher:
                 else:
                     offsets = tuple([(starts[t], starts[t] + len(words[t])) for t in at])
             else:
-                highlights = None
-                for required in requires[index]:
-                    if required.isdisjoint(present):
-                        break
-                else:
-                    highlights = trees[index].truth(post)
-                if highlights is None:
+                found_offsets = self._evaluate(index, post, doc)
+                if found_offsets is None:
                     continue
-                if not starts:
-                    starts = doc.starts
-                if len(highlights) == 1:
-                    a, b = highlights[0]
-                    offsets = ((starts[a], starts[b] + len(words[b])),)
-                else:
-                    offsets = tuple(sorted({(starts[a], starts[b] + len(words[b])) for a, b in highlights}))
+                offsets = found_offsets
             out.append(_new(RuleMatch, (ids[index], offsets)))
         return tuple(out)
 

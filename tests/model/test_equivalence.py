@@ -15,7 +15,7 @@ import pytest
 
 from model.doc import Doc, _split_hashtags, analyze
 from model.lemma import Lemmatizer
-from model.matcher import Matcher, Rule
+from model.matcher import COMPILED, Matcher, Rule
 from model.normalize import normalize
 from model.query import And, Exact, Near, Not, Or, Phrase, Prefix, Query, Word, parse
 from model.rules import load_rules
@@ -81,7 +81,10 @@ def test_docs_equal_the_straightforward_analysis(posts: list[str], lemmatizer: L
             assert doc == Doc(text, tuple(tokens), tuple(lemmas))
 
 
-def test_matches_equal_a_naive_evaluation(posts: list[str], lemmatizer: Lemmatizer) -> None:
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled loop", "python loop"])
+def test_matches_equal_a_naive_evaluation(posts: list[str], lemmatizer: Lemmatizer, compiled: bool) -> None:
+    if compiled and not COMPILED:
+        pytest.skip("model._matchloop is not built (no C compiler at install time)")
     rng = random.Random(11)
     lemmas = sorted({lemmatizer.lemma(w) for w in WORDS if w.isalpha()})
 
@@ -107,7 +110,7 @@ def test_matches_equal_a_naive_evaluation(posts: list[str], lemmatizer: Lemmatiz
         rules += load_rules(RULES)
     matcher = Matcher(rules, lemmatizer)
     trees = [parse(rule.query) for rule in rules]
-    found = matcher.match(analyze(posts, lemmatizer))
+    found = matcher.match(analyze(posts, lemmatizer), compiled=compiled)
     for raw, matches in zip(posts, found, strict=True):
         _, tokens, token_lemmas = straightforward(raw, lemmatizer)
         naive = _Naive(tokens, token_lemmas, lemmatizer)

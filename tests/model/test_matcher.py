@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import random
+import threading
 
 import pytest
 from hypothesis import given, settings
@@ -11,7 +13,7 @@ from hypothesis import strategies as st
 
 from model.doc import analyze
 from model.lemma import Lemmatizer
-from model.matcher import Matcher, Rule, RuleMatch, match_records
+from model.matcher import COMPILED, Matcher, Rule, RuleMatch, match_records
 from model.query import QuerySyntaxError
 
 
@@ -191,3 +193,70 @@ def test_matching_never_raises_on_any_text(broad_matcher: Matcher, text: str) ->
     for match in found:
         for start, end in match.spans:
             assert 0 <= start < end <= len(doc.text)
+
+
+NOT_BUILT = "model._matchloop is not built (no C compiler at install time)"
+needs_compiled = pytest.mark.skipif(not COMPILED, reason=NOT_BUILT)
+
+
+def test_the_compiled_loop_is_built_in_ci() -> None:
+    """`pip install -e .` builds model/_matchloop.c; a CI run without it would test only the Python loop."""
+    if not os.environ.get("CI"):
+        pytest.skip("checked in CI only (a developer may run without a compiler)")
+    assert COMPILED, "model._matchloop was not built: see the output of `pip install -e .`"
+
+
+@needs_compiled
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(
+    ["яма", "ямы", "выбоины", "горячей", "воды", "нет", "отключили", "мусор", "отходы", "реклама", ",", ".",
+     "#ЖКХ", "😡", "ул.", "не", "и", "3", "вывезли"]
+) | st.text(max_size=8), max_size=30).map(" ".join))
+def test_the_compiled_loop_equals_the_python_loop(broad_matcher: Matcher, text: str) -> None:
+    docs = analyze([text, text.upper(), ""], broad_matcher.lemmatizer)
+    assert broad_matcher.match(docs) == broad_matcher.match(docs, compiled=False)
+
+
+@needs_compiled
+def test_the_compiled_loop_learns_unseen_words_and_survives_a_full_cache(lemmatizer: Lemmatizer) -> None:
+    rules = [Rule("pits", "яма OR выбоин*"), Rule("hot", '"горячая вода" NEAR/2 нет'), Rule("clean", "NOT реклама")]
+    texts = [f"слово{i} ямы и выбоины, горячей воды нет {i}" for i in range(50)] + ["реклама ям"]
+    docs = analyze(texts, lemmatizer)
+    tiny = Matcher(rules, lemmatizer, max_cache=7)  # cleared again and again while learning
+    expected = Matcher(rules, lemmatizer).match(docs, compiled=False)
+    assert tiny.match(docs) == expected
+    assert tiny.match(docs) == expected  # warm, or cleared: the same
+    assert all(type(m) is RuleMatch for ms in expected for m in ms)
+
+
+@needs_compiled
+def test_the_compiled_loop_from_threads_at_once(lemmatizer: Lemmatizer) -> None:
+    """The serving workers match from a thread pool; a full cache is cleared by whichever thread learns."""
+    rules = [Rule("pits", "яма OR выбоин*"), Rule("hot", '"горячая вода" NEAR/2 нет')]
+    texts = [f"ямы{i % 7} и выбоины слово{i}, горячей воды нет" for i in range(400)]
+    docs = analyze(texts, lemmatizer)
+    expected = Matcher(rules, lemmatizer).match(docs, compiled=False)
+    shared = Matcher(rules, lemmatizer, max_cache=50)
+    results: list[object] = []
+
+    def work() -> None:
+        results.append(shared.match(docs))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [expected] * 4
+
+
+@needs_compiled
+def test_the_compiled_loop_checks_its_state() -> None:
+    from model._matchloop import match_docs
+
+    with pytest.raises(TypeError, match="state must be a tuple of 10 items"):
+        match_docs([], ())
+    with pytest.raises(TypeError, match="cache must be a dict"):
+        match_docs([], ([], [], [], [], [], [], RuleMatch, None, None, None))
+    with pytest.raises(ValueError, match="one item per rule"):
+        match_docs([], ({}, [], [None], [], [], [], RuleMatch, None, None, None))
