@@ -23,11 +23,12 @@ _fourth = operator.itemgetter(3)
 _new = tuple.__new__
 
 # Per lemmatizer, a whitespace-free chunk of normalized text (`дорогах!`) → the texts of its tokens,
-# their lemmas, how far each token's start is from the next one's (`(7, 2)`: the chunk's tokens
-# tile it, and one character separates chunks in normalized text) and their kinds. One dict lookup
-# per chunk instead of a tokenizer and a lemma-cache lookup per token. Chunks with a `#` never
-# enter it (hashtags are split with the lemmatizer's help, and their `#` is no token).
-_Chunk = tuple[tuple[str, ...], tuple[tuple[str, ...], ...], tuple[int, ...], tuple[str, ...]]
+# their lemmas, how far each token's start is from the next one's (the last one's from the next
+# chunk's start: one character separates chunks in normalized text), their kinds, and where the first
+# token starts in the chunk (`(дорогах, !), …, (7, 2), …, 0`). One dict lookup per chunk instead of a
+# tokenizer and a lemma-cache lookup per token. That start is 0 unless the chunk begins with a
+# hashtag: its `#` is no token (and a run-together hashtag is split with the lemmatizer's help).
+_Chunk = tuple[tuple[str, ...], tuple[tuple[str, ...], ...], tuple[int, ...], tuple[str, ...], int]
 _CHUNKS: WeakKeyDictionary[Lemmatizer, dict[str, _Chunk]] = WeakKeyDictionary()
 _MAX_CHUNKS = 100_000
 # Offsets and kinds repeat from chunk to chunk (`(8,)`, `("word",)`): one shared tuple for each.
@@ -107,10 +108,13 @@ class Doc:
         """The start offset of each token in `text`, without building the tokens."""
         found = self._starts
         if found is None:
-            if self._chunks is not None:
-                found = tuple(accumulate(chain.from_iterable(map(_third, self._chunks)), initial=0))[:-1]
-            else:
+            chunks = self._chunks
+            if chunks is None:
                 found = tuple(token.start for token in self.tokens)
+            elif "#" not in self.text:  # no chunk starts past its first character
+                found = tuple(accumulate(chain.from_iterable(map(_third, chunks)), initial=0))[:-1]
+            else:
+                found = _starts_past_hashes(chunks)
             _set(self, "_starts", found)
         return found
 
@@ -153,10 +157,6 @@ def _analyze_normalized(normalized: Sequence[tuple[str, list[str]]], lemmatizer:
     append = docs.append
     of_chunks = Doc._of_chunks
     for text, chunks in normalized:
-        if "#" in text:
-            tokens = tuple(_split_hashtags(tokenize(text), lemmatizer))
-            append(Doc(text, tokens, tuple(lemmatizer.lemmas_of(list(map(_text, tokens))))))
-            continue
         # Tuples, not lists: a tuple of untracked objects leaves the garbage collector's care.
         try:
             found = tuple(map(lookup, chunks))
@@ -170,14 +170,29 @@ def _learn(cache: dict[str, _Chunk], chunk: str, lemmatizer: Lemmatizer) -> _Chu
     if len(cache) >= _MAX_CHUNKS:
         cache.clear()
     pieces = tokenize(chunk)
+    if "#" in chunk:
+        pieces = _split_hashtags(pieces, lemmatizer)
     ws = tuple(piece.text for piece in pieces)
-    steps = (*map(len, ws[:-1]), len(ws[-1]) + 1)
+    starts = [piece.start for piece in pieces]
+    steps = (*(b - a for a, b in zip(starts, starts[1:])), len(chunk) + 1 - starts[-1])
     kinds = tuple(piece.kind for piece in pieces)
     if len(_shapes) < 10_000:
         steps = _shapes.setdefault(steps, steps)
         kinds = _shapes.setdefault(kinds, kinds)
-    found = cache[chunk] = (ws, tuple(lemmatizer.lemmas_of(ws)), steps, kinds)
+    found = cache[chunk] = (ws, tuple(lemmatizer.lemmas_of(ws)), steps, kinds, starts[0])
     return found
+
+
+def _starts_past_hashes(chunks: tuple[_Chunk, ...]) -> tuple[int, ...]:
+    """Token starts when a chunk's first token may start past its first character (`#жкх`)."""
+    out: list[int] = []
+    position = 0  # where the chunk starts
+    for _, _, steps, _, first in chunks:
+        position += first
+        for step in steps:
+            out.append(position)
+            position += step
+    return tuple(out)
 
 
 def _split_hashtags(tokens: list[Token], lemmatizer: Lemmatizer) -> list[Token]:
