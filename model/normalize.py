@@ -51,8 +51,8 @@ _LAT_LETTER = re.compile(f"[{_LAT}]")
 _RUN = re.compile(r"(\w)\1{2,}")
 _REPEAT = re.compile(r"(.)\1\1")  # a cheaper test for _RUN (also true for `!!!`)
 
-# Text made only of these needs no step but lower case, `ё`, squeezing and whitespace.
-_UNUSUAL = re.compile("[^ а-яА-ЯёЁ0-9.,!?\n:;()%+=№/*\"'-]")
+# Text made only of these needs no step but lower case, `ё`, guillemets, squeezing and whitespace.
+_UNUSUAL = re.compile("[^ а-яА-ЯёЁ0-9.,!?\n:;()%+=№/*\"'«»—–-]")
 
 _TYPOGRAPHY = {
     "«": '"',
@@ -112,6 +112,8 @@ def normalize_split(text: str) -> tuple[str, list[str]]:
         s = s.lower()  # plain Cyrillic, digits and punctuation: nothing else to do before this
         if "ё" in s:
             s = s.replace("ё", "е")
+        if "«" in s or "»" in s:
+            s = s.replace("«", '"').replace("»", '"')  # as _TYPOGRAPHY does
     if _has_run(s):
         s = _RUN.sub(_squeeze, s)
     if unusual:

@@ -42,6 +42,7 @@ from model.normalize import normalize
         ("дааааа", "да"),
         ("Оооочень холодно", "очень холодно"),
         ("ООО «Рога»", 'ооо "рога"'),
+        ("Ёлки — «Зелёные» – «“Дом”»", 'елки — "зеленые" – ""дом""'),  # dashes stay, quotes unify
         ("1000000 рублей", "1000000 рублей"),
         # hashtags keep their sign (the tokenizer takes the word after it)
         ("#ЖКХ #Пермь", "#жкх #пермь"),
