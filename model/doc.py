@@ -5,7 +5,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Sequence
 from dataclasses import FrozenInstanceError
-from itertools import accumulate, chain, repeat
+from itertools import accumulate, chain, pairwise, repeat
 from operator import add
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -174,7 +174,7 @@ def _learn(cache: dict[str, _Chunk], chunk: str, lemmatizer: Lemmatizer) -> _Chu
         pieces = _split_hashtags(pieces, lemmatizer)
     ws = tuple(piece.text for piece in pieces)
     starts = [piece.start for piece in pieces]
-    steps = (*(b - a for a, b in zip(starts, starts[1:])), len(chunk) + 1 - starts[-1])
+    steps = (*(b - a for a, b in pairwise(starts)), len(chunk) + 1 - starts[-1])
     kinds = tuple(piece.kind for piece in pieces)
     if len(_shapes) < 10_000:
         steps = _shapes.setdefault(steps, steps)
