@@ -30,6 +30,7 @@ from serving.deps import ClockDep, HolderDep, SessionsDep, SettingsDep
 from serving.limits import problem
 from serving.models import ModelHolder
 from serving.schemas import Problem
+from serving.settings import Settings
 from serving.store import Clock
 from serving.store.stats import GROUPS, compute_stats
 
@@ -127,7 +128,6 @@ def calculator(
     """A function computing the caller's statistics as JSON, after the parameters were checked."""
     predictor = holder.current
     check_codes(query, predictor)
-    zones = {code: r.timezone for code, r in predictor.bundle.regions.items()} if predictor else {}
     filters = caller.scope.narrow_stats(query.region, query.agency, query.municipality)
 
     def compute() -> dict[str, Any]:
@@ -135,7 +135,7 @@ def calculator(
         if filters is not None:
             with sessions() as session:
                 found = compute_stats(session, clock, group_by=query.group_by, since=query.since, until=query.until,
-                                      zones=zones, **filters)
+                                      **filters)
             rows = [row.to_json() for row in found]
         return {"group_by": query.group_by, "since": query.since, "until": query.until,
                 "generated_at": clock.now(), "rows": rows}
@@ -182,7 +182,11 @@ async def stream_stats(
     settings: SettingsDep,
     clock: ClockDep,
 ) -> StreamingResponse:
-    compute = calculator(query, caller, holder, sessions, clock)
+    return event_stream(request, calculator(query, caller, holder, sessions, clock), settings)
+
+
+def event_stream(request: Request, compute: Callable[[], dict[str, Any]], settings: Settings) -> StreamingResponse:
+    """The live feed of `compute`'s statistics; the dashboard page serves its own through it too."""
     return StreamingResponse(
         stats_events(compute, settings.stats_poll_seconds, request.is_disconnected, settings.stats_stream_seconds),
         media_type="text/event-stream",

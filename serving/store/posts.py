@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Insert, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -318,6 +319,7 @@ def _incident_row(post_id: int, region: str, p: Prediction, now: datetime, direc
         "status": "new",
         "region": region,
         "registered_at": now,
+        "registered_day": now.astimezone(ZoneInfo(directory.timezone)).date(),  # the day statistics count it on
         "deadline": now + timedelta(hours=directory.sla_hours),
         "suggested_relevant": bool(p.relevant.label),
         "suggested_topic": p.topic.label,

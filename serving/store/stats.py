@@ -1,11 +1,12 @@
 """Statistics of the workflow: counters, answer times and how often the suggestions were kept.
 
 Everything is computed by the database with aggregate queries (nothing is loaded incident by
-incident), scanning the covering index of the grouping (tables.STATS_LEADS). PostgreSQL has
-`percentile_cont`. SQLite has none: there the answer times of each group are ranked, by walking a
-partial index of answer times in order (`LIMIT 2 OFFSET rank`, one query per group and percentile)
-or, for days, by a window function, and only the ranks next to each percentile's position are read
-back and interpolated as `percentile_cont` does: both databases give the same numbers.
+incident), scanning the covering index of the grouping (tables.STATS_LEADS; a day is the stored
+`registered_day`, so it has one too). PostgreSQL has `percentile_cont`. SQLite has none: there the
+answer times of each group are ranked by walking a partial index of answer times in order
+(`LIMIT 2 OFFSET rank`, one query per group and percentile), and only the ranks next to each
+percentile's position are read back and interpolated as `percentile_cont` does: both databases give
+the same numbers.
 """
 
 from __future__ import annotations
@@ -14,23 +15,18 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
-    Date,
     RowMapping,
     Select,
     and_,
     bindparam,
-    case,
-    cast,
     func,
     literal,
     literal_column,
     select,
     text,
-    tuple_,
 )
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
@@ -42,12 +38,14 @@ from serving.store.tables import IncidentRow
 
 GROUPS = ("region", "municipality", "agency", "topic", "day", "none")
 PERCENTILES = {"median_hours_to_answer": 0.5, "p90_hours_to_answer": 0.9}
-# SQLite: the partial indexes of answer times (migration 0004) by grouping: (index, its leading column).
+# SQLite: the partial indexes of answer times (migrations 0004, 0005) by grouping: (index, its leading column).
 ANSWER_ORDER = "julianday(incidents.answered_at) - julianday(incidents.registered_at)"
 ANSWER_TIME_INDEXES: dict[str, tuple[str, str | None]] = {
     **{lead: (f"ix_incidents_answer_time_{lead}", lead) for lead in ("region", "municipality", "agency", "topic")},
+    "day": ("ix_incidents_answer_time_registered_day", "registered_day"),
     "none": ("ix_incidents_answer_time", None),
 }
+KEYS = {"day": "registered_day"}  # the column of a grouping, where it is not named after it
 _NAMED_SQLITE = sqlite.dialect(paramstyle="named")
 
 
@@ -83,22 +81,20 @@ def compute_stats(
     agency: str | None = None,
     municipality: str | None = None,
     statuses: tuple[str, ...] | None = None,
-    zones: Mapping[str, str] | None = None,
 ) -> list[StatsRow]:
     """The statistics of incidents registered in [since, until) matching the filters, one row per
     group, ordered by key (days in time order; None last). group_by="none" always gives one row.
     `statuses` keeps only incidents in those statuses (an agency's scope: the routed ones).
 
-    `zones` (region code -> IANA time zone) sets where a "day" starts; without it days are UTC.
-    On SQLite a zone is taken at its current UTC offset, exact for zones without daylight saving
-    time (every Russian zone since 2014)."""
+    A day is the region's calendar day at registration (`registered_day`, set when the incident is
+    registered, in the time zone of the incident's region)."""
     if group_by not in GROUPS:
         raise ValueError(f"group_by must be one of {', '.join(GROUPS)}, not {group_by!r}")
     if since is not None and until is not None and since >= until:
         raise ValueError(f"since ({since.isoformat()}) must be before until ({until.isoformat()})")
     now = clock.now()
     dialect = session.get_bind().dialect.name
-    key = _key(group_by, dialect, zones or {}, now)
+    key = _key(group_by)
     filters = ((IncidentRow.region, region), (IncidentRow.agency, agency), (IncidentRow.municipality, municipality))
     conditions = [column == value for column, value in filters if value is not None]
     if statuses is not None:
@@ -114,29 +110,16 @@ def compute_stats(
         rows = [_row(values, dict(values)) for values in counters]
     else:
         answered = {values["key"]: values["answered"] for values in counters}
-        times = _sqlite_percentiles(session, group_by, key, conditions, answered)
+        times = _sqlite_percentiles(session, group_by, conditions, answered)
         rows = [_row(values, times.get(values["key"], {})) for values in counters]
     return sorted(rows, key=lambda row: (row.key is None, row.key or ""))
 
 
-def _key(group_by: str, dialect: str, zones: Mapping[str, str], now: datetime) -> ColumnElement[Any]:
+def _key(group_by: str) -> ColumnElement[Any]:
     if group_by == "none":
         return literal(None)
-    if group_by != "day":
-        column: ColumnElement[Any] = getattr(IncidentRow, group_by)
-        return column
-    if dialect == "postgresql":
-        zone = case(zones, value=IncidentRow.region, else_="UTC") if zones else literal("UTC")
-        return cast(func.timezone(zone, IncidentRow.registered_at), Date)  # a date groups faster than its text
-    shifts = {code: f"{_minutes(name, now):+d} minutes" for code, name in zones.items()}
-    shift = case(shifts, value=IncidentRow.region, else_="+0 minutes") if shifts else literal("+0 minutes")
-    return func.date(IncidentRow.registered_at, shift)
-
-
-def _minutes(zone: str, now: datetime) -> int:
-    offset = now.astimezone(ZoneInfo(zone)).utcoffset()
-    assert offset is not None
-    return int(offset.total_seconds()) // 60
+    column: ColumnElement[Any] = getattr(IncidentRow, KEYS.get(group_by, group_by))
+    return column
 
 
 def _hours_to_answer(dialect: str) -> ColumnElement[Any]:
@@ -183,7 +166,6 @@ def _one_snapshot(session: Session) -> None:
 def _sqlite_percentiles(
     session: Session,
     group_by: str,
-    key: ColumnElement[Any],
     conditions: list[ColumnElement[bool]],
     answered: Mapping[Any, int],
 ) -> dict[Any, dict[str, float]]:
@@ -197,10 +179,7 @@ def _sqlite_percentiles(
             wanted.update({(group, lo): None, (group, min(lo + 1, n - 1)): None})
     if not wanted:
         return {}
-    if group_by in ANSWER_TIME_INDEXES:
-        found = _ranks_by_index(session, group_by, conditions, wanted)
-    else:
-        found = _ranks_by_window(session, key, conditions, wanted)
+    found = _ranks_by_index(session, group_by, conditions, wanted)
     out: dict[Any, dict[str, float]] = {}
     for group, n in answered.items():
         if n == 0:
@@ -216,7 +195,7 @@ def _sqlite_percentiles(
 def _ranks_by_index(
     session: Session, group_by: str, conditions: list[ColumnElement[bool]], wanted: Mapping[tuple[Any, int], None]
 ) -> dict[tuple[Any, int], float]:
-    """Ranks read by walking a partial index of answer times (migration 0004, SQLite only) in order:
+    """Ranks read by walking a partial index of answer times (migrations 0004, 0005; SQLite only) in order:
     `ORDER BY … LIMIT 2 OFFSET lo` per group and percentile, no sort. SQLite's planner prefers the
     covering index of the filters and sorts instead, so the query names the index (SQLAlchemy does
     not render SQLite's INDEXED BY: the statement is text, the conditions compiled into it)."""
@@ -226,10 +205,9 @@ def _ranks_by_index(
     if lead is not None:
         where.append(getattr(IncidentRow, lead).is_(bindparam("group", required=False)))
     compiled = and_(*where).compile(dialect=_NAMED_SQLITE, compile_kwargs={"render_postcompile": True})
-    binds = [  # an IN list's values are expanded to `<name>_1`, `<name>_2`, …
+    binds = [  # an IN list's values are expanded to `<name>_1`, `<name>_2`, …; `group` takes its column's type
         bindparam(name, value, type_=compiled.binds[name if name in compiled.binds else name.rsplit("_", 1)[0]].type)
         for name, value in compiled.params.items()
-        if name != "group"
     ]
     query = text(
         f"SELECT ({ANSWER_ORDER}) * 24.0 FROM incidents INDEXED BY {index} WHERE {compiled} "
@@ -243,29 +221,6 @@ def _ranks_by_index(
         for i, (value,) in enumerate(session.execute(query, params)):
             found[(group, rank + i)] = value
     return found
-
-
-def _ranks_by_window(
-    session: Session, key: ColumnElement[Any], conditions: list[ColumnElement[bool]],
-    wanted: Mapping[tuple[Any, int], None],
-) -> dict[tuple[Any, int], float]:
-    """Ranks numbered by a window function over the group's answer times (a sort): for keys no
-    index holds, such as the day in a region's time zone."""
-    hours = _hours_to_answer("sqlite")
-    ranked = (
-        select(
-            func.coalesce(key, "").label("key"),
-            hours.label("hours"),
-            (func.row_number().over(partition_by=key, order_by=hours) - 1).label("rank"),
-        )
-        .where(*conditions, IncidentRow.status == "answered")
-        .subquery()
-    )
-    pairs = [("" if group is None else group, rank) for group, rank in wanted]
-    rows = session.execute(
-        select(ranked.c.key, ranked.c.rank, ranked.c.hours).where(tuple_(ranked.c.key, ranked.c.rank).in_(pairs))
-    )
-    return {(key_ or None, rank): value for key_, rank, value in rows}
 
 
 def _row(values: RowMapping, times: Mapping[str, Any]) -> StatsRow:

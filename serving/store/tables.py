@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Dialect,
     Float,
@@ -111,10 +112,10 @@ class PredictionRow(Base):
 
 # The statistics (stats.py) read every incident of a window: one index per grouping holds every
 # column they use, so that the database scans it in group order and never visits the table.
-STATS_LEADS = ("region", "municipality", "agency", "topic", "registered_at")
+STATS_LEADS = ("region", "municipality", "agency", "topic", "registered_at", "registered_day")
 STATS_COLUMNS = ("registered_at", "status", "deadline", "sla_met", "answered_at", "region", "agency", "municipality",
                  "final_topic", "final_agency", "final_municipality",
-                 "suggested_topic", "suggested_agency", "suggested_municipality")
+                 "suggested_topic", "suggested_agency", "suggested_municipality", "registered_day")
 
 
 def stats_columns(lead: str) -> tuple[str, ...]:
@@ -145,6 +146,9 @@ class IncidentRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     region: Mapped[str] = mapped_column(String(64))
     registered_at: Mapped[datetime]
+    # The calendar day of `registered_at` in the region's time zone, what statistics group by. Always
+    # set; nullable only because SQLite cannot make an existing column NOT NULL (migration 0005).
+    registered_day: Mapped[date | None] = mapped_column(Date)
     deadline: Mapped[datetime]
     suggested_relevant: Mapped[bool] = mapped_column(Boolean)
     suggested_topic: Mapped[str] = mapped_column(String(32))
