@@ -1,7 +1,8 @@
 """The pages: login, the triage queue, the agency inbox, an incident, the dashboard.
 
 Server-rendered (Jinja2); `static/otklik.js` only submits the cards' forms in place, adds keyboard
-shortcuts and refreshes the dashboard. Every page resolves the session to a `Caller` and uses the
+shortcuts and refreshes the dashboard when its live feed (Server-Sent Events, the API's own generator
+behind the session cookie) says the counters changed. Every page resolves the session to a `Caller` and uses the
 access rules of `serving.auth`; an incident outside the caller's scope is 404, as in the API.
 """
 
@@ -15,12 +16,13 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from serving.auth import ADMIN, Caller, resolve
-from serving.deps import ClockDep
+from serving.deps import ClockDep, HolderDep, SessionsDep, SettingsDep
+from serving.routes.stats import StatsQuery, calculator, event_stream
 from serving.store import (
     Clock,
     Conflict,
@@ -71,6 +73,7 @@ Triage = Annotated[Caller, Depends(need("decide"))]
 Inbox = Annotated[Caller, Depends(need("respond"))]
 Reader = Annotated[Caller, Depends(need("read_incidents"))]
 Stats = Annotated[Caller, Depends(need("read_stats"))]
+Watcher = Annotated[Caller, Depends(need("read_stats", feed=True))]
 Anyone = Annotated[Caller, Depends(session_caller)]
 Field = Annotated[str | None, Form()]
 
@@ -407,8 +410,22 @@ def dashboard(request: Request, caller: Stats, clock: ClockDep, days: int = 30) 
 
 @router.get("/ui/dashboard/live")
 def dashboard_live(request: Request, caller: Stats, clock: ClockDep, days: int = 30) -> Response:
-    """The dashboard's body alone: otklik.js fetches it every few seconds."""
+    """The dashboard's body alone: otklik.js fetches it when the feed announces a change."""
     return render(request, "_dashboard.html", statistics(request, caller, clock, days), caller=caller)
+
+
+@router.get("/ui/dashboard/stream")
+def dashboard_stream(
+    request: Request, caller: Watcher, holder: HolderDep, sessions: SessionsDep, settings: SettingsDep, clock: ClockDep
+) -> StreamingResponse:
+    """The dashboard's live feed: the events of `GET /v1/stats/stream` for the session's caller.
+
+    All-time totals rather than the page's window, so that a change to an older incident (one that
+    falls overdue shows in the page's overdue list) is announced too; the page then fetches its body.
+    No CSRF token: it changes nothing, and the SameSite cookie is not sent with another site's
+    EventSource (whose script could not read the answer anyway: there is no CORS)."""
+    query = StatsQuery(group_by="none", since=None, until=None, region=None, agency=None, municipality=None)
+    return event_stream(request, calculator(query, caller, holder, sessions, clock), settings)
 
 
 def statistics(request: Request, caller: Caller, clock: Clock, days: int) -> dict[str, Any]:
@@ -427,7 +444,7 @@ def statistics(request: Request, caller: Caller, clock: Clock, days: int) -> dic
     with session_of(request) as session:
 
         def grouped(by: str) -> list[StatsRow]:
-            return compute_stats(session, clock, group_by=by, since=since, zones=d.zones, **where)
+            return compute_stats(session, clock, group_by=by, since=since, **where)
 
         total = grouped("none")[0]
         by_agency, by_municipality, by_day = grouped("agency"), grouped("municipality"), grouped("day")

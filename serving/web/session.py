@@ -38,7 +38,7 @@ class LoginRequired(Exception):
 
 
 class PageError(Exception):
-    """A page that cannot be shown: the status (403, 404, 409, 422) and a message in Russian."""
+    """A page that cannot be shown: the status (401 for a feed, 403, 404, 409, 422) and a message in Russian."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -67,11 +67,19 @@ def maybe_caller(request: Request) -> Caller | None:
         return None
 
 
-def need(permission: str) -> Callable[[Request], Caller]:
-    """A page's dependency: the session's caller, who must hold `permission` (else the 403 page)."""
+def need(permission: str, feed: bool = False) -> Callable[[Request], Caller]:
+    """A page's dependency: the session's caller, who must hold `permission` (else the 403 page).
+
+    A `feed` (an EventSource) answers 401 without a live session: it cannot follow a redirect to the
+    login form, and the page that opened it goes there itself."""
 
     def dependency(request: Request) -> Caller:
-        caller = session_caller(request)
+        try:
+            caller = session_caller(request)
+        except LoginRequired:
+            if not feed:
+                raise
+            raise PageError(401, "Сессии нет или она истекла: войдите снова.") from None
         if not caller.may(permission):
             raise PageError(403, f"Роли «{ROLE_NAMES.get(caller.role, caller.role)}» эта страница недоступна.")
         return caller

@@ -1,10 +1,13 @@
 """The pages in a real headless Chromium against a real `otklik serve`: an administrator accepts one
 incident (keyboard shortcut) and corrects another, the agency answers, and a supervisor's open
-dashboard shows the counters change by itself. Screenshots of every page at 1280 px and 390 px go
-to var/test-artifacts/web/ (the test run's artifacts)."""
+dashboard shows the counters change by itself, pushed over its Server-Sent Events feed (not by the
+polling fallback); a dashboard whose token is revoked goes to the login form when its feed
+reconnects. Screenshots of every page at 1280 px and 390 px go to var/test-artifacts/web/ (the test
+run's artifacts)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +17,7 @@ import pytest
 
 from model.predictor import Predictor
 from serving.database import make_engine, make_sessions
-from serving.store import SystemClock, upgrade
+from serving.store import SystemClock, revoke_token, upgrade
 from tests.conftest import ROOT
 from tests.serving.conftest import ADMIN
 from tests.serving.server import running_server
@@ -22,13 +25,13 @@ from tests.web.conftest import DUMP, LIGHTS, POTHOLE, World, seed
 from training.train import TrainResult
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page, ViewportSize
+    from playwright.sync_api import Browser, Page, Request, ViewportSize
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "var" / "test-artifacts" / "web"
 WIDE: ViewportSize = {"width": 1280, "height": 900}
 PHONE: ViewportSize = {"width": 390, "height": 844}
-WAIT = 15_000  # ms: the dashboard refreshes every 5 s
+WAIT = 15_000  # ms
 
 if not CHROMIUM.exists():
     pytest.skip("no Chromium at /usr/bin/chromium: `make test` installs it with apt-get when it can "
@@ -38,17 +41,18 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in t
 
 @pytest.fixture(scope="module")
 def served(trained: TrainResult, predictor: Predictor, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[tuple[str, World]]:
-    """A seeded store and a real server on it."""
+           ) -> Iterator[tuple[str, World, Path]]:
+    """A seeded store and a real server on it (its var directory: the database is in it). The feeds
+    poll every second and last 3 s, so that dashboards reconnect (and check their session) during the test."""
     var = tmp_path_factory.mktemp("browser-var")
     engine = make_engine(f"sqlite:///{var / 'otklik.db'}")
     upgrade(engine)
     world = seed(make_sessions(engine), predictor, SystemClock())
     engine.dispose()
     env = {"OTKLIK_ENV": "test", "OTKLIK_VAR_DIR": str(var), "OTKLIK_MODELS_DIR": str(trained.bundle.parent),
-           "OTKLIK_ADMIN_TOKEN": ADMIN}
+           "OTKLIK_ADMIN_TOKEN": ADMIN, "OTKLIK_STATS_POLL_SECONDS": "1", "OTKLIK_STATS_STREAM_SECONDS": "3"}
     with running_server(env, var / "server.log") as url:
-        yield url, world
+        yield url, world, var
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +65,12 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
-def log_in(browser: Browser, url: str, token: str, viewport: ViewportSize) -> Page:
+def log_in(browser: Browser, url: str, token: str, viewport: ViewportSize,
+           requests: list[Request] | None = None) -> Page:
+    """A page logged in with `token`, on its role's home; `requests` collects every request it makes."""
     page = browser.new_context(viewport=viewport, locale="ru-RU").new_page()
+    if requests is not None:
+        page.on("request", lambda request: requests.append(request))  # a bound builtin cannot be a handler
     page.goto(f"{url}/ui/login")
     page.fill("#token", token)
     page.click("button[type=submit]")
@@ -78,8 +86,8 @@ def counter(page: Page, name: str) -> int:
     return int(page.inner_text(f"[data-counter={name}]"))
 
 
-def test_triage_answer_and_a_live_dashboard_in_chromium(served: tuple[str, World], browser: Browser) -> None:
-    url, world = served
+def test_triage_answer_and_a_live_dashboard_in_chromium(served: tuple[str, World, Path], browser: Browser) -> None:
+    url, world, _ = served
     pothole, dump, lights = (world.incidents[key] for key, _ in (POTHOLE, DUMP, LIGHTS))
 
     for viewport, width in ((PHONE, 390), (WIDE, 1280)):
@@ -89,7 +97,8 @@ def test_triage_answer_and_a_live_dashboard_in_chromium(served: tuple[str, World
         shoot(login_page, f"login-{width}")
 
     # A supervisor's dashboard stays open the whole time: it must update without a reload.
-    board = log_in(browser, url, world.tokens["minister"], WIDE)
+    requests: list[Request] = []
+    board = log_in(browser, url, world.tokens["minister"], WIDE, requests)
     assert board.url.endswith("/ui/dashboard")
     registered, answered = counter(board, "registered"), counter(board, "answered")
     assert registered == len(world.incidents) and answered == 0
@@ -157,6 +166,13 @@ def test_triage_answer_and_a_live_dashboard_in_chromium(served: tuple[str, World
     board.wait_for_function(f"Number(document.querySelector('[data-counter=answered]').textContent) === {answered + 1}",
                             timeout=WAIT)
     assert counter(board, "answered_in_time") == 1 and counter(board, "registered") == registered
+    # Pushed by the feed: the polling fallback never started, and the feed was an EventSource (reconnected
+    # every 3 s with the session cookie: each of its connections was accepted).
+    assert board.get_attribute("#dashboard", "data-mode") == "stream"
+    feeds = [r for r in requests if r.resource_type == "eventsource"]
+    assert len(feeds) >= 2 and {r.url for r in feeds} == {f"{url}/ui/dashboard/stream"}
+    answers = [r.response() for r in feeds[:-1]]
+    assert [a.status if a else None for a in answers] == [200] * len(answers)
     shoot(board, "dashboard-1280")
     phone_board = log_in(browser, url, world.tokens["minister"], PHONE)
     shoot(phone_board, "dashboard-390")
@@ -167,3 +183,27 @@ def test_triage_answer_and_a_live_dashboard_in_chromium(served: tuple[str, World
     forbidden = agency.goto(f"{url}/ui/queue")
     assert forbidden is not None and forbidden.status == 403
     shoot(agency, "forbidden-1280")
+
+
+def test_a_dashboard_whose_token_is_revoked_goes_to_the_login_form(served: tuple[str, World, Path],
+                                                                   browser: Browser) -> None:
+    """The feed's next connection is refused (401): the page goes to the login form once, no loop."""
+    url, world, var = served
+    token = world.tokens["perm-city-watch"]
+    requests: list[Request] = []
+    board = log_in(browser, url, token, WIDE, requests)
+    assert board.url.endswith("/ui/dashboard")
+    board.wait_for_selector("#dashboard[data-mode=stream]", timeout=WAIT)
+    engine = make_engine(f"sqlite:///{var / 'otklik.db'}")  # the server's store
+    try:
+        with make_sessions(engine)() as session:
+            revoke_token(session, token, SystemClock())
+    finally:
+        engine.dispose()
+    board.wait_for_url(re.compile(r"/ui/login\?next=%2Fui%2Fdashboard$"), timeout=WAIT)
+    assert board.locator("#token").is_visible()
+    feeds = [r for r in requests if r.resource_type == "eventsource"]
+    last = feeds[-1].response()
+    assert last is not None and last.status == 401
+    board.wait_for_timeout(3000)  # longer than the feed's retry: nothing reconnects from the login form
+    assert [r for r in requests if r.resource_type == "eventsource"] == feeds

@@ -72,20 +72,60 @@ function onKey(event) {
   }
 }
 
-// The dashboard: fetch its body every few seconds and replace it when it changed.
+// The dashboard: its live feed (Server-Sent Events, authenticated by the session cookie) sends an event
+// whenever the caller's counters change, and the page then fetches its body. Polling every 5 s is the
+// fallback for a browser without EventSource or a feed refused for good; `data-mode` says which runs.
+const POLL_MS = 5000;
+
 function live() {
   const box = document.getElementById("dashboard");
   if (!box || !box.dataset.live) return;
-  let last = box.innerHTML;
-  setInterval(async () => {
+  const note = document.querySelector(".live");
+  let last = null;
+  let busy = false;
+  let again = false;
+
+  async function refresh() {
+    if (busy) { again = true; return; }  // an event during a fetch: one more fetch after it
+    busy = true;
     try {
-      const response = await fetch(box.dataset.live, { headers: FRAGMENT, credentials: "same-origin" });
-      if (response.status === 401) { window.location.assign("/ui/login?next=/ui/dashboard"); return; }
-      if (!response.ok) return;
-      const html = await response.text();
-      if (html !== last) { box.innerHTML = html; last = html; }
-    } catch (err) { /* offline for a moment: the next tick tries again */ }
-  }, 5000);
+      do {
+        again = false;
+        const response = await fetch(box.dataset.live, { headers: FRAGMENT, credentials: "same-origin" });
+        if (response.status === 401) {
+          window.location.assign("/ui/login?next=" + encodeURIComponent(location.pathname + location.search));
+          return;
+        }
+        if (!response.ok) continue;
+        const html = await response.text();
+        if (html !== last) { box.innerHTML = html; last = html; }
+      } while (again);
+    } catch (err) { /* offline for a moment: the next event or tick tries again */ }
+    finally { busy = false; }
+  }
+
+  function mode(name, title) {
+    box.dataset.mode = name;
+    if (note) note.title = title;
+  }
+
+  function poll() {
+    mode("poll", "сводка обновляется каждые 5 секунд");
+    setInterval(refresh, POLL_MS);
+  }
+
+  if (!box.dataset.stream || typeof EventSource === "undefined") { poll(); return; }
+  const feed = new EventSource(box.dataset.stream);
+  mode("stream", "сводка обновляется сразу, как меняются счётчики");
+  feed.addEventListener("stats", refresh);
+  feed.addEventListener("error", () => {
+    // A dropped connection (or the feed's planned end) is retried by EventSource itself: readyState is
+    // CONNECTING. CLOSED means refused (401 after the session ended, 403, not an event stream): one fetch
+    // (which sends an ended session to the login form), then polling.
+    if (feed.readyState !== EventSource.CLOSED) return;
+    refresh();
+    poll();
+  });
 }
 
 document.addEventListener("submit", submitInPlace);
