@@ -1,24 +1,28 @@
 /* The per-post loop of model.matcher.Matcher in C: the firehose's hot path (issue 3).
  *
  * `match_docs(docs, state)` does for each Doc what `Matcher._match_one` does in Python, with the
- * same data: the surface-form cache (word -> units it triggers), the rules indexed by unit, the
- * units of one-word/OR-of-words rules. It builds the occurrences of each unit (a dict
- * unit -> ascending token indices), the candidate rules, and for each candidate in rule order
- * either the offsets of its words (one-word/OR-of-words rules) or calls back into Python for the
- * rules that need their evaluation tree (phrases, NEAR, AND, NOT). A word missing from the cache
- * is learned by calling back into Python once per post, then the post is looked up again.
+ * same data: the surface-form cache (word -> units it triggers), the parts of the rules (the
+ * operands of a rule's top-level OR) indexed by unit, the units of one-word/OR-of-words parts. It
+ * builds the occurrences of each unit (a dict unit -> ascending token indices), the candidate parts,
+ * and for each candidate in part order either the offsets of its words (one-word/OR-of-words parts)
+ * or, when the unit sets it requires occurred, calls back into Python for the parts that need their
+ * evaluation tree (phrases, NEAR, AND, NOT). The true parts of one rule (consecutive) give one
+ * RuleMatch with the sorted union of their spans. A post with a word missing from the cache is
+ * handed to Python, which learns its words and gives their units.
  *
- * state = (cache, rules_by_unit, simple, requires, always, ids, rule_match, make_post, evaluate, learn):
+ * state = (cache, parts_by_unit, simple, requires, always, rule_of, ids, rule_match, make_post,
+ *          evaluate, learn):
  *   cache          dict[str, tuple[int, ...]]
- *   rules_by_unit  list[tuple[int, ...]]
- *   simple         list[tuple[int, ...] | None]  the units of a one-word/OR-of-words rule
- *   requires       list[tuple[tuple[int, ...], ...]]  per rule, unit sets of which one unit at least
- *                  must occur for the rule to be true (checked here before `evaluate` is called)
- *   always         list[int]                     rules that may be true without any of their words
- *   ids            list[str]
+ *   parts_by_unit  list[tuple[int, ...]]
+ *   simple         list[tuple[int, ...] | None]  per part, the units of a one-word/OR-of-words part
+ *   requires       list[tuple[tuple[int, ...], ...]]  per part, unit sets of which one unit at least
+ *                  must occur for the part to be true (checked here before `evaluate` is called)
+ *   always         list[int]                     parts that may be true without any of their words
+ *   rule_of        list[int]                     per part, its rule's index (ascending)
+ *   ids            list[str]                     per rule
  *   rule_match     the RuleMatch type (a tuple subclass of two items)
  *   make_post      callable(occ, doc) -> the object `evaluate` takes
- *   evaluate       callable(rule index, post, doc) -> tuple of (start, end) | None
+ *   evaluate       callable(part, post, doc) -> tuple of (start, end) | None
  *   learn          callable(doc) -> tuple of the units of each word of doc (learning the unseen ones)
  * The Python implementation (matcher.py) is the reference; tests compare the two.
  *
@@ -77,7 +81,7 @@ sort_unique(Buf *b)
 }
 
 typedef struct {
-    PyObject *cache, *rules_by_unit, *simple, *requires, *always, *ids, *make_post, *evaluate, *learn;
+    PyObject *cache, *parts_by_unit, *simple, *requires, *always, *rule_of, *ids, *make_post, *evaluate, *learn;
     PyTypeObject *rule_match;
 } State;
 
@@ -168,21 +172,21 @@ fail:
     return NULL;
 }
 
-/* Rules indexed under a unit that occurred, and the rules true without their words; sorted. */
+/* Parts indexed under a unit that occurred, and the parts true without their words; sorted. */
 static int
 candidates(State *st, PyObject *occ, Buf *out)
 {
-    Py_ssize_t pos = 0, n_rules = PyList_GET_SIZE(st->rules_by_unit);
+    Py_ssize_t pos = 0, n_units = PyList_GET_SIZE(st->parts_by_unit);
     PyObject *unit, *where;
     while (PyDict_Next(occ, &pos, &unit, &where)) {
         Py_ssize_t u = PyLong_AsSsize_t(unit);
-        if (u < 0 || u >= n_rules) {
+        if (u < 0 || u >= n_units) {
             if (!PyErr_Occurred()) {
                 PyErr_SetString(PyExc_IndexError, "unit out of range");
             }
             return -1;
         }
-        PyObject *rules = PyList_GET_ITEM(st->rules_by_unit, u);
+        PyObject *rules = PyList_GET_ITEM(st->parts_by_unit, u);
         Py_ssize_t m = PyTuple_GET_SIZE(rules);
         for (Py_ssize_t j = 0; j < m; j++) {
             Py_ssize_t rule = PyLong_AsSsize_t(PyTuple_GET_ITEM(rules, j));
@@ -273,11 +277,11 @@ simple_tokens(PyObject *units, PyObject *occ, Buf *out)
     return 0;
 }
 
-/* Whether every unit set the rule requires has a unit that occurred: 1, 0, or -1 on error. */
+/* Whether every unit set the part requires has a unit that occurred: 1, 0, or -1 on error. */
 static int
-requirements_met(State *st, Py_ssize_t rule, PyObject *occ)
+requirements_met(State *st, Py_ssize_t part, PyObject *occ)
 {
-    PyObject *sets = PyList_GET_ITEM(st->requires, rule);
+    PyObject *sets = PyList_GET_ITEM(st->requires, part);
     for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(sets); j++) {
         PyObject *units = PyTuple_GET_ITEM(sets, j);
         int any = 0;
@@ -294,9 +298,62 @@ requirements_met(State *st, Py_ssize_t rule, PyObject *occ)
     return 1;
 }
 
+/* The sorted union of two tuples of spans, each span once (both are consumed). */
+static PyObject *
+merge(PyObject *a, PyObject *b)
+{
+    PyObject *all = PySequence_List(a);
+    Py_DECREF(a);
+    if (all == NULL) {
+        Py_DECREF(b);
+        return NULL;
+    }
+    PyObject *more = PySequence_InPlaceConcat(all, b);
+    Py_DECREF(b);
+    if (more == NULL) {
+        Py_DECREF(all);
+        return NULL;
+    }
+    Py_DECREF(more); /* the same list as `all` */
+    if (PyList_Sort(all) < 0) {
+        Py_DECREF(all);
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(all), kept = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *span = PyList_GET_ITEM(all, i);
+        if (kept > 0) {
+            int same = PyObject_RichCompareBool(PyList_GET_ITEM(all, kept - 1), span, Py_EQ);
+            if (same < 0) {
+                Py_DECREF(all);
+                return NULL;
+            }
+            if (same) {
+                continue;
+            }
+        }
+        Py_INCREF(span);
+        Py_SETREF(PyList_GET_ITEM(all, kept), span); /* kept <= i: never a span still to be read */
+        kept++;
+    }
+    PyObject *out = PyList_GetSlice(all, 0, kept);
+    Py_DECREF(all);
+    if (out == NULL) {
+        return NULL;
+    }
+    PyObject *tuple = PyList_AsTuple(out);
+    Py_DECREF(out);
+    return tuple;
+}
+
 static PyObject *
 rule_match(State *st, Py_ssize_t rule, PyObject *offsets)
 {
+    if (rule < 0 || rule >= PyList_GET_SIZE(st->ids)) {
+        PyErr_SetString(PyExc_IndexError, "rule index out of range of ids");
+        Py_DECREF(offsets);
+        return NULL;
+    }
     PyObject *id = PyList_GET_ITEM(st->ids, rule);
     PyObject *match = st->rule_match->tp_alloc(st->rule_match, 2);
     if (match == NULL) {
@@ -312,11 +369,26 @@ rule_match(State *st, Py_ssize_t rule, PyObject *offsets)
     return match;
 }
 
+/* Append the RuleMatch of `rule` to `out` (consumes `offsets`). */
+static int
+flush(State *st, PyObject *out, Py_ssize_t rule, PyObject *offsets)
+{
+    PyObject *match = rule_match(st, rule, offsets);
+    if (match == NULL) {
+        return -1;
+    }
+    int failed = PyList_Append(out, match);
+    Py_DECREF(match);
+    return failed;
+}
+
 static PyObject *
 match_one(State *st, PyObject *doc, PyObject ***found, Py_ssize_t *found_cap, Buf *cand, Buf *tokens)
 {
     PyObject *words = PyObject_GetAttrString(doc, "words");
     PyObject *occ = NULL, *out = NULL, *starts = NULL, *post = NULL, *result = NULL;
+    PyObject *pending_offsets = NULL; /* the spans so far of the rule of the last true part */
+    Py_ssize_t pending = -1;
     if (words == NULL) {
         return NULL;
     }
@@ -378,18 +450,18 @@ match_one(State *st, PyObject *doc, PyObject ***found, Py_ssize_t *found_cap, Bu
     if (out == NULL) {
         goto done;
     }
-    Py_ssize_t n_rules = PyList_GET_SIZE(st->simple);
+    Py_ssize_t n_parts = PyList_GET_SIZE(st->simple);
     for (Py_ssize_t c = 0; c < cand->len; c++) {
-        Py_ssize_t rule = cand->data[c];
-        if (rule < 0 || rule >= n_rules || rule >= PyList_GET_SIZE(st->ids)) {
-            PyErr_SetString(PyExc_IndexError, "rule index out of range");
+        Py_ssize_t part = cand->data[c];
+        if (part < 0 || part >= n_parts) {
+            PyErr_SetString(PyExc_IndexError, "part index out of range");
             goto done;
         }
-        PyObject *units = PyList_GET_ITEM(st->simple, rule);
+        PyObject *units = PyList_GET_ITEM(st->simple, part);
         PyObject *offsets;
         if (units != Py_None) { /* one word or an OR of words: true, its words are the spans */
             if (!PyTuple_Check(units)) {
-                PyErr_SetString(PyExc_TypeError, "simple rule units must be tuples");
+                PyErr_SetString(PyExc_TypeError, "simple part units must be tuples");
                 goto done;
             }
             if (simple_tokens(units, occ, tokens) < 0) {
@@ -411,7 +483,7 @@ match_one(State *st, PyObject *doc, PyObject ***found, Py_ssize_t *found_cap, Bu
             offsets = offsets_of(words, starts, tokens);
         }
         else {
-            int met = requirements_met(st, rule, occ);
+            int met = requirements_met(st, part, occ);
             if (met < 0) {
                 goto done;
             }
@@ -424,7 +496,7 @@ match_one(State *st, PyObject *doc, PyObject ***found, Py_ssize_t *found_cap, Bu
                     goto done;
                 }
             }
-            PyObject *index = PyLong_FromSsize_t(rule);
+            PyObject *index = PyLong_FromSsize_t(part);
             if (index == NULL) {
                 goto done;
             }
@@ -438,12 +510,29 @@ match_one(State *st, PyObject *doc, PyObject ***found, Py_ssize_t *found_cap, Bu
         if (offsets == NULL) {
             goto done;
         }
-        PyObject *match = rule_match(st, rule, offsets);
-        if (match == NULL) {
+        Py_ssize_t rule = PyLong_AsSsize_t(PyList_GET_ITEM(st->rule_of, part));
+        if (rule == -1 && PyErr_Occurred()) {
+            Py_DECREF(offsets);
             goto done;
         }
-        int failed = PyList_Append(out, match);
-        Py_DECREF(match);
+        if (rule == pending) { /* another true part of the same rule */
+            pending_offsets = merge(pending_offsets, offsets);
+            if (pending_offsets == NULL) {
+                goto done;
+            }
+            continue;
+        }
+        if (pending >= 0 && flush(st, out, pending, pending_offsets) < 0) {
+            pending_offsets = NULL; /* consumed */
+            Py_DECREF(offsets);
+            goto done;
+        }
+        pending = rule;
+        pending_offsets = offsets;
+    }
+    if (pending >= 0) {
+        int failed = flush(st, out, pending, pending_offsets);
+        pending_offsets = NULL; /* consumed */
         if (failed) {
             goto done;
         }
@@ -455,38 +544,41 @@ done:
     Py_XDECREF(out);
     Py_XDECREF(starts);
     Py_XDECREF(post);
+    Py_XDECREF(pending_offsets);
     return result;
 }
 
 static int
 unpack_state(PyObject *state, State *st)
 {
-    if (!PyTuple_Check(state) || PyTuple_GET_SIZE(state) != 10) {
-        PyErr_SetString(PyExc_TypeError, "state must be a tuple of 10 items");
+    if (!PyTuple_Check(state) || PyTuple_GET_SIZE(state) != 11) {
+        PyErr_SetString(PyExc_TypeError, "state must be a tuple of 11 items");
         return -1;
     }
     st->cache = PyTuple_GET_ITEM(state, 0);
-    st->rules_by_unit = PyTuple_GET_ITEM(state, 1);
+    st->parts_by_unit = PyTuple_GET_ITEM(state, 1);
     st->simple = PyTuple_GET_ITEM(state, 2);
     st->requires = PyTuple_GET_ITEM(state, 3);
     st->always = PyTuple_GET_ITEM(state, 4);
-    st->ids = PyTuple_GET_ITEM(state, 5);
-    PyObject *type = PyTuple_GET_ITEM(state, 6);
-    st->make_post = PyTuple_GET_ITEM(state, 7);
-    st->evaluate = PyTuple_GET_ITEM(state, 8);
-    st->learn = PyTuple_GET_ITEM(state, 9);
-    if (!PyDict_CheckExact(st->cache) || !PyList_CheckExact(st->rules_by_unit) || !PyList_CheckExact(st->simple)
-        || !PyList_CheckExact(st->requires) || !PyList_CheckExact(st->always) || !PyList_CheckExact(st->ids)) {
+    st->rule_of = PyTuple_GET_ITEM(state, 5);
+    st->ids = PyTuple_GET_ITEM(state, 6);
+    PyObject *type = PyTuple_GET_ITEM(state, 7);
+    st->make_post = PyTuple_GET_ITEM(state, 8);
+    st->evaluate = PyTuple_GET_ITEM(state, 9);
+    st->learn = PyTuple_GET_ITEM(state, 10);
+    if (!PyDict_CheckExact(st->cache) || !PyList_CheckExact(st->parts_by_unit) || !PyList_CheckExact(st->simple)
+        || !PyList_CheckExact(st->requires) || !PyList_CheckExact(st->always) || !PyList_CheckExact(st->rule_of)
+        || !PyList_CheckExact(st->ids)) {
         PyErr_SetString(PyExc_TypeError,
-                        "state: cache must be a dict; rules_by_unit, simple, requires, always, ids lists");
+                        "state: cache must be a dict; parts_by_unit, simple, requires, always, rule_of, ids lists");
         return -1;
     }
-    Py_ssize_t n_rules = PyList_GET_SIZE(st->ids);
-    if (PyList_GET_SIZE(st->simple) != n_rules || PyList_GET_SIZE(st->requires) != n_rules) {
-        PyErr_SetString(PyExc_ValueError, "state: simple, requires and ids must have one item per rule");
+    Py_ssize_t n_parts = PyList_GET_SIZE(st->rule_of);
+    if (PyList_GET_SIZE(st->simple) != n_parts || PyList_GET_SIZE(st->requires) != n_parts) {
+        PyErr_SetString(PyExc_ValueError, "state: simple, requires and rule_of must have one item per part");
         return -1;
     }
-    for (Py_ssize_t i = 0; i < n_rules; i++) {
+    for (Py_ssize_t i = 0; i < n_parts; i++) {
         PyObject *sets = PyList_GET_ITEM(st->requires, i);
         if (!PyTuple_Check(sets)) {
             PyErr_SetString(PyExc_TypeError, "state: requires must hold tuples of tuples");
@@ -504,10 +596,10 @@ unpack_state(PyObject *state, State *st)
         return -1;
     }
     st->rule_match = (PyTypeObject *)type;
-    /* Every unit's rules must be a tuple: checked once here, not per post. */
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(st->rules_by_unit); i++) {
-        if (!PyTuple_Check(PyList_GET_ITEM(st->rules_by_unit, i))) {
-            PyErr_SetString(PyExc_TypeError, "state: rules_by_unit must hold tuples");
+    /* Every unit's parts must be a tuple: checked once here, not per post. */
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(st->parts_by_unit); i++) {
+        if (!PyTuple_Check(PyList_GET_ITEM(st->parts_by_unit, i))) {
+            PyErr_SetString(PyExc_TypeError, "state: parts_by_unit must hold tuples");
             return -1;
         }
     }

@@ -4,9 +4,14 @@ Every word-level term of every query (a lemma, an exact form, a prefix) becomes 
 post's tokens are looked up once each in a surface-form cache (`ямы` → the units it triggers), so
 the cost per post grows with its length, not with the number of queries; only the queries whose
 units occurred are then evaluated, each as a small tree over the positions of its units. A query
-that is one word or an OR of words is true as soon as one of its units occurred, and needs no
+is matched as parts, the operands of its top-level OR (its single words together as one part): a
+part that is one word or an OR of words is true as soon as one of its units occurred, and needs no
 tree; the others are skipped without evaluation when a unit set they require is missing (both
-sides of a NEAR, every word of a phrase, every operand of an AND).
+sides of a NEAR, every word of a phrase, every operand of an AND). A query is true when one of its
+parts is, with the spans of all its true parts.
+
+The per-post loop runs compiled (model/_matchloop.c, built at install when a C compiler is there)
+or in Python (`match(compiled=False)`, and wherever it is not built): the same results.
 
 A query word stands for its own lemma when it is one (`стекло`: the noun, not the verb стечь),
 otherwise for its most probable lemma (`ямы` → `яма`); a post's word matches when any of its
@@ -276,14 +281,19 @@ class Matcher:
         self._exact_units: dict[str, int] = {}
         self._prefix_units: dict[str, int] = {}
         self._prefix_lengths: tuple[int, ...] = ()
+        # A rule is matched as parts: the operands of its top-level OR (its single words together as
+        # one part), each with its own trigger and requirements, so that a long OR of words and
+        # phrases costs only the parts whose words occurred. A rule is true when one of its parts is;
+        # its spans are those of its true parts. Parts are numbered in rule order.
+        self._rule_of: list[int] = []  # part -> its rule's index
         self._trees: list[_Node] = []
-        self._rules_of_unit: list[list[int]] = []
+        self._parts_of_unit: list[list[int]] = []
         self._unit_cost: list[float] = []
-        self._always: list[int] = []  # rules that can be true without any of their words
-        # The units of a rule that is one word or an OR of words: true whenever it is a candidate.
+        self._always: list[int] = []  # parts that can be true without any of their words
+        # The units of a part that is one word or an OR of words: true whenever it is a candidate.
         self._simple: list[frozenset[int] | None] = []
-        # Sets of units of which one at least must occur for the rule to be true (`a NEAR/3 b`:
-        # {a}, {b}), checked before the rule is evaluated.
+        # Sets of units of which one at least must occur for the part to be true (`a NEAR/3 b`:
+        # {a}, {b}), checked before the part is evaluated.
         self._requires: list[tuple[frozenset[int], ...]] = []
         self._cache: dict[str, tuple[int, ...]] = {}  # surface form → the units it triggers
         self._punct: set[str] = set()  # the surface forms seen that are punctuation
@@ -292,20 +302,22 @@ class Matcher:
                 query = parse(rule.query)
             except QuerySyntaxError as exc:
                 raise QuerySyntaxError(f"rule '{rule.id}': {exc.message}", exc.position, rule.query) from None
-            tree, trigger = self._compile(query)
-            self._trees.append(tree)
-            self._simple.append(_simple_units(tree))
-            self._requires.append(_requirements(tree))
-            if trigger is None:
-                self._always.append(index)
-            else:
-                for unit in trigger:
-                    self._rules_of_unit[unit].append(index)
+            for tree, trigger in self._compile_parts(query):
+                part = len(self._trees)
+                self._rule_of.append(index)
+                self._trees.append(tree)
+                self._simple.append(_simple_units(tree))
+                self._requires.append(_requirements(tree))
+                if trigger is None:
+                    self._always.append(part)
+                else:
+                    for unit in trigger:
+                        self._parts_of_unit[unit].append(part)
         self._prefix_lengths = tuple(sorted({len(p) for p in self._prefix_units}))
         # Tuples of ints leave the garbage collector's care, lists stay: every full collection
         # would walk thousands of them.
-        self._rules_by_unit = [tuple(rules) for rules in self._rules_of_unit]
-        del self._rules_of_unit
+        self._parts_by_unit = [tuple(parts) for parts in self._parts_of_unit]
+        del self._parts_of_unit
 
     def __getstate__(self) -> dict[str, Any]:
         state = {name: getattr(self, name) for name in self.__dict__}
@@ -315,7 +327,7 @@ class Matcher:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        if "_rules_by_unit" not in state:  # pickled by an older version: compile again
+        if "_rule_of" not in state:  # pickled by an older version: compile again
             self.__init__(state["rules"], state["lemmatizer"], state["max_cache"])  # type: ignore[misc]
             return
         self.__dict__.update(state)
@@ -329,10 +341,11 @@ class Matcher:
             if state is None:
                 state = self._compiled_state = (
                     self._cache,
-                    self._rules_by_unit,
+                    self._parts_by_unit,
                     [None if units is None else tuple(sorted(units)) for units in self._simple],
                     [tuple(tuple(units) for units in sets) for sets in self._requires],
                     list(self._always),
+                    self._rule_of,
                     list(self._ids),
                     RuleMatch,
                     self._post,
@@ -352,13 +365,13 @@ class Matcher:
     def _post(self, occ: dict[int, list[int]], doc: Doc) -> _Post:
         return _Post(occ, doc.words, self._punct)
 
-    def _evaluate(self, index: int, post: _Post, doc: Doc) -> tuple[tuple[int, int], ...] | None:
-        """The spans of rule `index` (one that needs its tree) in the post, or None when it is false."""
+    def _evaluate(self, part: int, post: _Post, doc: Doc) -> tuple[tuple[int, int], ...] | None:
+        """The spans of a part that needs its tree in the post, or None when it is false."""
         present = post.present
-        for required in self._requires[index]:
+        for required in self._requires[part]:
             if required.isdisjoint(present):
                 return None
-        highlights = self._trees[index].truth(post)
+        highlights = self._trees[part].truth(post)
         if highlights is None:
             return None
         starts, words = doc.starts, doc.words
@@ -385,16 +398,19 @@ class Matcher:
                     where.append(i)
         if not occ and not self._always:
             return ()
-        candidates = set(chain.from_iterable(map(self._rules_by_unit.__getitem__, occ)))
+        candidates = set(chain.from_iterable(map(self._parts_by_unit.__getitem__, occ)))
         candidates.update(self._always)
         post = _Post(occ, words, self._punct)
         simple = self._simple
+        rule_of = self._rule_of
         present = post.present
         ids = self._ids
         starts: tuple[int, ...] = ()  # of each token, looked up at the first match
         out = []
-        for index in sorted(candidates):
-            units = simple[index]
+        pending = -1  # the rule of the last true part
+        pending_offsets: tuple[tuple[int, int], ...] = ()  # and its spans so far
+        for part in sorted(candidates):
+            units = simple[part]
             if units is not None:  # true: one of its units occurred
                 units &= present
                 if len(units) == 1:
@@ -410,11 +426,19 @@ class Matcher:
                 else:
                     offsets = tuple([(starts[t], starts[t] + len(words[t])) for t in at])
             else:
-                found_offsets = self._evaluate(index, post, doc)
+                found_offsets = self._evaluate(part, post, doc)
                 if found_offsets is None:
                     continue
                 offsets = found_offsets
-            out.append(_new(RuleMatch, (ids[index], offsets)))
+            rule = rule_of[part]
+            if rule == pending:  # another true part of the same rule
+                pending_offsets = tuple(sorted({*pending_offsets, *offsets}))
+                continue
+            if pending >= 0:
+                out.append(_new(RuleMatch, (ids[pending], pending_offsets)))
+            pending, pending_offsets = rule, offsets
+        if pending >= 0:
+            out.append(_new(RuleMatch, (ids[pending], pending_offsets)))
         return tuple(out)
 
     def _learn(self, text: str, lemmas: tuple[str, ...]) -> tuple[int, ...]:
@@ -439,8 +463,8 @@ class Matcher:
     def _unit(self, table: dict[str, int], key: str) -> int:
         unit = table.get(key)
         if unit is None:
-            unit = table[key] = len(self._rules_of_unit)
-            self._rules_of_unit.append([])
+            unit = table[key] = len(self._parts_of_unit)
+            self._parts_of_unit.append([])
             # Guess how often a unit occurs, to index a rule under its rarest words: longer words
             # are rarer, prefixes match more than words.
             self._unit_cost.append((2.0 if table is self._prefix_units else 1.0) / max(len(key), 1))
@@ -461,6 +485,15 @@ class Matcher:
     def _cheapest(self, triggers: Iterable[frozenset[int] | None]) -> frozenset[int] | None:
         found = [t for t in triggers if t is not None]
         return min(found, key=self._cost) if found else None
+
+    def _compile_parts(self, query: Query) -> list[tuple[_Node, frozenset[int] | None]]:
+        """The parts of a rule (see __init__), each compiled with its trigger."""
+        if not isinstance(query, Or):
+            return [self._compile(query)]
+        operands = _flatten_or(query)
+        singles = frozenset(self._term_unit(op) for op in operands if isinstance(op, Word | Exact | Prefix))
+        parts = [self._compile(op) for op in operands if not isinstance(op, Word | Exact | Prefix)]
+        return [(_AnyUnit(singles), singles), *parts] if singles else parts
 
     def _compile(self, node: Query) -> tuple[_Node, frozenset[int] | None]:
         """The evaluation tree of `node` and its trigger: units of which at least one occurs

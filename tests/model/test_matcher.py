@@ -250,13 +250,36 @@ def test_the_compiled_loop_from_threads_at_once(lemmatizer: Lemmatizer) -> None:
     assert results == [expected] * 4
 
 
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled loop", "python loop"])
+def test_a_rule_true_by_several_operands_matches_once_with_all_their_spans(
+    lemmatizer: Lemmatizer, compiled: bool
+) -> None:
+    """The operands of a rule's top-level OR are matched as parts; their spans come together."""
+    if compiled and not COMPILED:
+        pytest.skip(NOT_BUILT)
+    rules = [
+        Rule("water", 'вода OR яма OR "горячая вода" OR (свет NEAR/2 нет) OR NOT реклама'),
+        Rule("pits", "ямы"),
+    ]
+    matcher = Matcher(rules, lemmatizer)
+    text = "нет горячей воды, света нет, яма"
+    (found,) = matcher.match(analyze([text], lemmatizer), compiled=compiled)
+    (doc,) = analyze([text], lemmatizer)
+    spans = {doc.text[a:b] for a, b in found[0].spans}
+    assert [m.rule_id for m in found] == ["water", "pits"]
+    assert spans == {"горячей воды", "воды", "света", "нет", "яма"}  # NEAR shows each side
+    assert list(found[0].spans) == sorted(set(found[0].spans))
+    (quiet,) = matcher.match(analyze(["тишина"], lemmatizer), compiled=compiled)
+    assert quiet == (RuleMatch("water", ()),)  # true by its NOT alone: no words to show
+
+
 @needs_compiled
 def test_the_compiled_loop_checks_its_state() -> None:
     from model._matchloop import match_docs
 
-    with pytest.raises(TypeError, match="state must be a tuple of 10 items"):
+    with pytest.raises(TypeError, match="state must be a tuple of 11 items"):
         match_docs([], ())
     with pytest.raises(TypeError, match="cache must be a dict"):
-        match_docs([], ([], [], [], [], [], [], RuleMatch, None, None, None))
-    with pytest.raises(ValueError, match="one item per rule"):
-        match_docs([], ({}, [], [None], [], [], [], RuleMatch, None, None, None))
+        match_docs([], ([], [], [], [], [], [], [], RuleMatch, None, None, None))
+    with pytest.raises(ValueError, match="one item per part"):
+        match_docs([], ({}, [], [None], [], [], [], [], RuleMatch, None, None, None))
