@@ -186,19 +186,19 @@ candidates(State *st, PyObject *occ, Buf *out)
             }
             return -1;
         }
-        PyObject *rules = PyList_GET_ITEM(st->parts_by_unit, u);
-        Py_ssize_t m = PyTuple_GET_SIZE(rules);
+        PyObject *parts = PyList_GET_ITEM(st->parts_by_unit, u);
+        Py_ssize_t m = PyTuple_GET_SIZE(parts);
         for (Py_ssize_t j = 0; j < m; j++) {
-            Py_ssize_t rule = PyLong_AsSsize_t(PyTuple_GET_ITEM(rules, j));
-            if ((rule == -1 && PyErr_Occurred()) || buf_push(out, rule) < 0) {
+            Py_ssize_t part = PyLong_AsSsize_t(PyTuple_GET_ITEM(parts, j));
+            if ((part == -1 && PyErr_Occurred()) || buf_push(out, part) < 0) {
                 return -1;
             }
         }
     }
     Py_ssize_t m = PyList_GET_SIZE(st->always);
     for (Py_ssize_t j = 0; j < m; j++) {
-        Py_ssize_t rule = PyLong_AsSsize_t(PyList_GET_ITEM(st->always, j));
-        if ((rule == -1 && PyErr_Occurred()) || buf_push(out, rule) < 0) {
+        Py_ssize_t part = PyLong_AsSsize_t(PyList_GET_ITEM(st->always, j));
+        if ((part == -1 && PyErr_Occurred()) || buf_push(out, part) < 0) {
             return -1;
         }
     }
@@ -249,7 +249,7 @@ offsets_of(PyObject *words, PyObject *starts, Buf *tokens)
     return out;
 }
 
-/* The token indices of the units of a simple rule that occurred (ascending, each once). */
+/* The token indices of the units of a simple part that occurred (ascending, each once). */
 static int
 simple_tokens(PyObject *units, PyObject *occ, Buf *out)
 {
