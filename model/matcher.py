@@ -509,13 +509,9 @@ class Matcher:
             right, right_trigger = self._compile(node.right)
             return _Near(left, right, node.distance), self._cheapest((left_trigger, right_trigger))
         if isinstance(node, Or):
-            operands = _flatten_or(node)
-            singles = frozenset(self._term_unit(op) for op in operands if isinstance(op, Word | Exact | Prefix))
-            compiled = [self._compile(op) for op in operands if not isinstance(op, Word | Exact | Prefix)]
-            if not compiled:
-                return _AnyUnit(singles), singles
-            if singles:
-                compiled.insert(0, (_AnyUnit(singles), singles))
+            compiled = self._compile_parts(node)
+            if len(compiled) == 1:  # an OR of single words
+                return compiled[0]
             tree = _Or(tuple(op for op, _ in compiled))
             if any(trigger is None for _, trigger in compiled):
                 return tree, None  # `a OR NOT b` is true without its words
