@@ -24,6 +24,16 @@ class UnknownRegion(ValueError):
         self.known = tuple(known)
 
 
+def best(classes: np.ndarray, proba: np.ndarray, k: int = 3) -> Label:
+    """The most probable class, with the `k` most probable (it first) as the runners-up."""
+    order = np.argsort(-proba, kind="stable")[:k]
+    return Label(
+        label=str(classes[order[0]]),
+        score=float(proba[order[0]]),
+        top=tuple((str(classes[j]), float(proba[j])) for j in order),
+    )
+
+
 class Predictor:
     """Everything prediction needs, built once from a bundle; `predict` takes a batch."""
 
@@ -69,14 +79,8 @@ class Predictor:
             region = self.bundle.regions[region_codes[i]]
             p_rel = float(scores.relevance[i])
             relevant = p_rel >= self.relevance_threshold
-            order = np.argsort(-scores.topic[i])[:3]
-            topic = Label(
-                label=str(topic_classes[order[0]]),
-                score=float(scores.topic[i, order[0]]),
-                top=tuple((str(topic_classes[j]), float(scores.topic[i, j])) for j in order),
-            )
-            a = int(scores.agency[i].argmax())
-            agency = Label(label=str(agency_classes[a]), score=float(scores.agency[i, a]))
+            topic = best(topic_classes, scores.topic[i])
+            agency = best(agency_classes, scores.agency[i])
             place = self.gazetteers[region_codes[i]].find(docs[i], post.text)
             # relevance: a score near the decision threshold; topic, agency: a low top probability
             needs_review = abs(p_rel - self.relevance_threshold) < self.review["relevance"] or (

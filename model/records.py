@@ -28,6 +28,10 @@ class Label:
     score: float
     top: tuple[tuple[str, float], ...] = ()
 
+    def top_json(self) -> list[list[Any]]:
+        """The runners-up as `[[code, score], ...]`, the label alone when there are none."""
+        return [[code, round(score, 4)] for code, score in (self.top or ((self.label, self.score),))]
+
 
 @dataclass(frozen=True)
 class Prediction:
@@ -50,9 +54,14 @@ class Prediction:
             "topic": {
                 "label": self.topic.label,
                 "score": round(self.topic.score, 4),
-                "top": [[code, round(score, 4)] for code, score in self.topic.top],
+                "top": self.topic.top_json(),
             },
-            "agency": {"label": self.agency.label, "score": round(self.agency.score, 4), "body": self.body},
+            "agency": {
+                "label": self.agency.label,
+                "score": round(self.agency.score, 4),
+                "top": self.agency.top_json(),
+                "body": self.body,
+            },
             "municipality": (
                 {
                     "code": self.municipality.oktmo,

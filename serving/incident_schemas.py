@@ -106,7 +106,10 @@ class SuggestedOut(BaseModel):
     agency: str
     body: str = Field(description="полное название органа, который должен ответить")
     municipality: str | None = Field(description="ОКТМО муниципального образования")
-    scores: dict[str, Any] = Field(description="уверенность модели: relevance, topic (лучшие темы), agency")
+    scores: dict[str, Any] = Field(
+        description="уверенность модели: relevance — вероятность жалобы; topic и agency — [[код, вероятность], …], "
+        "первым предложенное, за ним следующие по вероятности"
+    )
     needs_review: bool = Field(description="модель не уверена: нужна проверка человеком")
     explanation: dict[str, Any] = Field(description="почему модель так решила: слова, правила, упоминания мест")
 

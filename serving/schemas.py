@@ -53,12 +53,16 @@ class RelevantOut(BaseModel):
 class TopicOut(BaseModel):
     label: str
     score: float
-    top: list[tuple[str, float]]
+    top: list[tuple[str, float]] = Field(description="три самые вероятные темы: [код, вероятность], первая — label")
 
 
 class AgencyOut(BaseModel):
     label: str
     score: float
+    top: list[tuple[str, float]] = Field(
+        description="три самых вероятных ведомства: [код, вероятность], первое — label; остальные — кому ещё "
+        "может относиться жалоба"
+    )
     body: str = Field(description="полное название органа, который должен ответить")
 
 

@@ -328,8 +328,9 @@ def _incident_row(post_id: int, region: str, p: Prediction, now: datetime, direc
         "suggested_municipality": municipality,
         "scores": {
             "relevance": round(p.relevant.score, 4),
-            "topic": [[code, round(score, 4)] for code, score in (p.topic.top or ((p.topic.label, p.topic.score),))],
-            "agency": round(p.agency.score, 4),
+            # [[code, score], ...]: the suggestion, then its runners-up (older incidents: agency is one score)
+            "topic": p.topic.top_json(),
+            "agency": p.agency.top_json(),
         },
         "needs_review": p.needs_review,
         # the least confident head decides how uncertain the whole suggestion is

@@ -18,6 +18,15 @@ STATUSES = {"new": "новый", "routed": "направлен", "answered": "о
 
 
 @dataclass(frozen=True)
+class Choice:
+    """A runner-up of the agency head: one click puts it into the correction form."""
+
+    agency: str
+    body: str
+    score: float
+
+
+@dataclass(frozen=True)
 class Card:
     incident: Incident
     pieces: list[Piece]
@@ -32,6 +41,7 @@ class Card:
     agency: str
     agency_score: float | None
     body: str
+    runners_up: tuple[Choice, ...]  # the other likely bodies, most likely first
     municipality: str | None
     relevance: float | None
     final_topic: str | None
@@ -65,6 +75,10 @@ def card(
 ) -> Card:
     s, region = incident.suggested, incident.region
     topics = s.scores.get("topic") or []
+    agencies = s.scores.get("agency")
+    # [[code, score], ...] the suggestion first; incidents registered before the runners-up were kept
+    # have the suggestion's score alone
+    ranked = [(str(code), float(score)) for code, score in agencies] if isinstance(agencies, list) else []
     final = incident.final
     return Card(
         incident=incident,
@@ -78,8 +92,13 @@ def card(
         topic=directory.topic(s.topic),
         topic_score=float(topics[0][1]) if topics and topics[0][0] == s.topic else None,
         agency=directory.agency(s.agency),
-        agency_score=_score(s.scores.get("agency")),
+        agency_score=ranked[0][1] if ranked and ranked[0][0] == s.agency else _score(agencies),
         body=s.body or directory.body(region, s.agency, s.municipality),
+        runners_up=tuple(
+            Choice(code, directory.body(region, code, s.municipality), score)
+            for code, score in ranked
+            if code != s.agency and code in directory.taxonomy.agencies
+        ),
         municipality=directory.municipality(region, s.municipality),
         relevance=_score(s.scores.get("relevance")),
         final_topic=directory.topic(final.topic) if final else None,

@@ -119,6 +119,9 @@ def test_ingest_stores_predicts_registers_and_answers_in_the_wire_format(api: Ap
     assert (s["topic"], s["agency"], s["municipality"]) == ("roads", "municipality", "57701000")
     assert s["body"] and isinstance(s["needs_review"], bool)
     assert set(s["scores"]) == {"relevance", "topic", "agency"}
+    # [[code, score], ...]: the suggestion first, then the runners-up the card offers
+    agencies = s["scores"]["agency"]
+    assert [len(entry) for entry in agencies] == [2, 2, 2] and agencies[0][0] == "municipality"
     assert s["explanation"]["rules"] and s["explanation"]["place"]  # registered posts carry the explanation
 
 

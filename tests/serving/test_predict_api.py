@@ -34,6 +34,11 @@ def test_single_post_has_every_field(client: TestClient, bundle: Bundle) -> None
     assert p["topic"]["top"][0][0] == "housing" and len(p["topic"]["top"]) == 3
     assert p["agency"]["label"] == "housing_inspection"
     assert p["agency"]["body"] == bundle.regions["perm-krai"].bodies["housing_inspection"].name
+    # the runners-up an administrator correcting the route chooses from: the label first, then by probability
+    top = p["agency"]["top"]
+    assert [len(entry) for entry in top] == [2, 2, 2] and top[0] == ["housing_inspection", p["agency"]["score"]]
+    assert len({code for code, _ in top}) == 3 and {code for code, _ in top} <= set(bundle.meta["labels"]["agencies"])
+    assert [score for _, score in top] == sorted((score for _, score in top), reverse=True)
     assert p["municipality"] == {"code": "57701000", "name": "Пермь", "others": []}
     assert any(r.startswith("housing") for r in p["rules"])
     assert isinstance(p["needs_review"], bool)
@@ -164,6 +169,8 @@ def test_openapi_has_russian_examples(client: TestClient) -> None:
     assert "/v1/predict" in schema["paths"]
     text = json.dumps(schema, ensure_ascii=False)
     assert "Третий день нет горячей воды" in text
+    agency = schema["components"]["schemas"]["AgencyOut"]
+    assert "top" in agency["required"] and agency["properties"]["top"]["description"].startswith("три самых вероятных")
     assert client.get("/docs").status_code == 200
 
 

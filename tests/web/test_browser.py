@@ -21,7 +21,7 @@ from serving.store import SystemClock, revoke_token, upgrade
 from tests.conftest import ROOT
 from tests.serving.conftest import ADMIN
 from tests.serving.server import running_server
-from tests.web.conftest import DUMP, LIGHTS, POTHOLE, World, seed
+from tests.web.conftest import DUMP, HEATING, LIGHTS, POTHOLE, World, seed
 from training.train import TrainResult
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ def counter(page: Page, name: str) -> int:
 
 def test_triage_answer_and_a_live_dashboard_in_chromium(served: tuple[str, World, Path], browser: Browser) -> None:
     url, world, _ = served
-    pothole, dump, lights = (world.incidents[key] for key, _ in (POTHOLE, DUMP, LIGHTS))
+    pothole, heating, dump, lights = (world.incidents[key] for key, _ in (POTHOLE, HEATING, DUMP, LIGHTS))
 
     for viewport, width in ((PHONE, 390), (WIDE, 1280)):
         login_page = browser.new_context(viewport=viewport).new_page()
@@ -124,6 +124,15 @@ def test_triage_answer_and_a_live_dashboard_in_chromium(served: tuple[str, World
     card.locator("button.correct-submit").click()
     admin.wait_for_selector(f'#incident-{dump}[data-status="routed"]', timeout=WAIT)
     assert "АО «Пермский региональный оператор ТКО»" in admin.inner_text(f"#incident-{dump} .final")
+
+    # Correct with one click on a runner-up under the suggested body: it fills the agency of the correction.
+    card = admin.locator(f"#incident-{heating}")
+    card.locator("button.runner-up[data-agency=municipality]").click()
+    assert card.locator("details.correct").get_attribute("open") is not None
+    assert card.locator("select[name=agency]").input_value() == "municipality"
+    card.locator("button.correct-submit").click()
+    admin.wait_for_selector(f'#incident-{heating}[data-status="routed"]', timeout=WAIT)
+    assert "Администрация города Березники" in admin.inner_text(f"#incident-{heating} .final")
     shoot(admin, "queue-after-decisions-1280")
     admin.goto(f"{url}/ui/incidents/{dump}")
     shoot(admin, "incident-1280")

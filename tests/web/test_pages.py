@@ -12,10 +12,12 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from model.predictor import Predictor
 from serving.app import create_app
 from serving.deps import get_clock
 from serving.settings import Settings
 from serving.store import ManualClock, SystemClock, get_incident
+from serving.store.tables import IncidentRow
 from serving.web.session import SESSION_COOKIE
 from tests.serving.conftest import ADMIN, make_settings
 from tests.web.conftest import BEREZNIKI, DUMP, HEATING, LIGHTS, NONCE, POTHOLE, World, csrf_of, login
@@ -195,6 +197,65 @@ def test_a_queue_card_shows_the_post_the_route_and_the_time_left(as_user: AsUser
     assert re.search(r"осталось 2[23] ч", html)  # registered just now, 24 hours to answer
     assert "+05" in html  # the deadline in Perm's time zone
     assert 'data-key="a"' in html and 'name="topic"' in html and 'name="reason"' in html
+
+
+def card_of(html: str, incident: int) -> str:
+    found = re.search(rf'<article[^>]*id="incident-{incident}".*?</article>', html, re.S)
+    assert found, f"no card of incident {incident}"
+    return found.group(0)
+
+
+def test_the_card_offers_the_agency_runners_up_as_one_click_choices(
+    as_user: AsUser, world: World, web_app: FastAPI, predictor: Predictor
+) -> None:
+    heating = world.incidents[HEATING[0]]  # not routed by the tests before this one
+    with web_app.state.sessions() as session:
+        incident = get_incident(session, heating, SystemClock())
+    ranked = incident.suggested.scores["agency"]
+    assert incident.status == "new" and ranked[0][0] == incident.suggested.agency == "housing_inspection"
+    perm = predictor.bundle.regions["perm-krai"]
+    # the runners-up by falling probability, with the body's full name: a municipality's own administration
+    expected = [(code, perm.body_name(code, BEREZNIKI), round(score * 100)) for code, score in ranked[1:]]
+    assert "municipality" in [code for code, *_ in expected]
+
+    html = card_of(as_user("admin-perm").get("/ui/queue").text, heating)
+    choices = re.findall(r'<button type="button" class="runner-up" data-agency="([^"]+)"[^>]*>([^<]+) '
+                         r'<span class="conf">([^<]+)</span>', html)
+    assert [(code, body, pct) for code, body, pct in choices] == [
+        (code, body, f"{pct}%" if pct else "&lt;1%") for code, body, pct in expected
+    ]
+    assert "Администрация города Березники" in html and "или:" in html
+    agency_options = re.search(r'<select name="agency">(.*?)</select>', html, re.S)
+    assert agency_options and all(f'value="{code}"' in agency_options.group(1) for code, *_ in expected)
+
+    # readers who cannot correct the route see no choices
+    reader = as_user("minister").get(f"/ui/incidents/{heating}")
+    assert reader.status_code == 200 and "runner-up" not in card_of(reader.text, heating)
+
+
+def test_a_card_of_an_incident_stored_without_agency_runners_up_still_renders(
+    as_user: AsUser, world: World, web_app: FastAPI
+) -> None:
+    """Incidents registered before the runners-up were kept have the agency's score alone."""
+    lights = world.incidents[LIGHTS[0]]
+    with web_app.state.sessions() as session:
+        row = session.get(IncidentRow, lights)
+        assert row is not None
+        kept = dict(row.scores)
+        row.scores = {**kept, "agency": 0.94}
+        session.commit()
+    try:
+        page = as_user("admin-perm").get(f"/ui/incidents/{lights}")
+    finally:
+        with web_app.state.sessions() as session:
+            row = session.get(IncidentRow, lights)
+            assert row is not None
+            row.scores = kept
+            session.commit()
+    assert page.status_code == 200
+    html = card_of(page.text, lights)
+    assert 'Администрация города Перми</span> <span class="conf">94%</span>' in html
+    assert "runner-up" not in html and "или:" not in html
 
 
 def test_filters_narrow_the_queue_and_a_bad_filter_names_the_parameter(as_user: AsUser, world: World) -> None:

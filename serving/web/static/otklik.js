@@ -40,6 +40,20 @@ function showMessage(card, text) {
   box.textContent = text;
 }
 
+// A runner-up under the suggested body fills the correction form's agency and opens it; "Исправить и
+// направить" (now focused) sends it.
+function chooseRunnerUp(event) {
+  const button = event.target.closest("button.runner-up");
+  if (!button) return;
+  const card = button.closest(".card");
+  const details = card && card.querySelector("details.correct");
+  const agency = details && details.querySelector("select[name=agency]");
+  if (!agency || !agency.querySelector(`option[value="${CSS.escape(button.dataset.agency)}"]`)) return;
+  agency.value = button.dataset.agency;
+  details.open = true;
+  details.querySelector("button[type=submit]").focus();
+}
+
 // Keyboard: J/K move between cards, A accepts, C opens the correction, D focuses the dismissal reason.
 function cards() { return Array.from(document.querySelectorAll(".page-queue .card")); }
 
@@ -129,5 +143,6 @@ function live() {
 }
 
 document.addEventListener("submit", submitInPlace);
+document.addEventListener("click", chooseRunnerUp);
 document.addEventListener("keydown", onKey);
 document.addEventListener("DOMContentLoaded", live);

@@ -57,7 +57,8 @@ def test_new_posts_are_stored_predicted_when_matched_and_registered_when_relevan
     assert (s_.relevant, s_.topic, s_.agency, s_.body, s_.municipality) == (
         True, "roads", "municipality", "body of municipality", "57701000"
     )
-    assert s_.scores == {"relevance": 0.93, "topic": [["roads", 0.81], ["other", 0.05]], "agency": 0.77}
+    assert s_.scores == {"relevance": 0.93, "topic": [["roads", 0.81], ["other", 0.05]],
+                         "agency": [["municipality", 0.77], ["ecology_ministry", 0.04], ["digital_ministry", 0.01]]}
     assert pothole.final is None and pothole.answered_at is None and pothole.sla_met is None
     assert not pothole.overdue
 
