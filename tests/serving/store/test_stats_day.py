@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import shutil
 from collections.abc import Iterator
+from contextlib import nullcontext
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 from alembic import command
 from sqlalchemy import Engine, insert, inspect, select, text
+from sqlalchemy.exc import SAWarning
 
 from serving.database import make_engine, make_sessions, scratch_schema
 from serving.store import ManualClock, upgrade
@@ -86,7 +88,9 @@ def test_the_migration_gives_existing_incidents_their_day(empty_url: str) -> Non
         upgrade(engine)
         expected = {1: date(2026, 11, 29), 2: date(2026, 11, 28), 3: date(2026, 11, 28), 4: date(2026, 4, 1)}
         assert _days(engine) == expected
-        indexes = {ix["name"] for ix in inspect(engine).get_indexes("incidents")}
+        expressions = engine.dialect.name == "sqlite"  # 0004's answer-time indexes, which SQLAlchemy skips
+        with pytest.warns(SAWarning, match="expression-based index") if expressions else nullcontext():
+            indexes = {ix["name"] for ix in inspect(engine).get_indexes("incidents")}
         assert "ix_incidents_stats_registered_day" in indexes
 
         with engine.connect() as conn:  # and back: 0004's schema, the rows kept
