@@ -58,7 +58,7 @@ from model.bundle import Bundle, load_bundle
 from model.classifier import HeadScores
 from model.doc import analyze
 from model.features import lemma_sequence
-from model.predictor import Predictor
+from model.predictor import Predictor, best
 from model.records import Label, Post, Prediction
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -251,11 +251,8 @@ def staged_predict(predictor: Predictor, posts: Sequence[Post], explain: bool, s
     out = []
     for i, post in enumerate(posts):
         region = predictor.bundle.regions[region_codes[i]]
-        order = np.argsort(-p_topic[i])[:3]
-        topic = Label(label=str(clf.topic.classes_[order[0]]), score=float(p_topic[i, order[0]]),
-                      top=tuple((str(clf.topic.classes_[j]), float(p_topic[i, j])) for j in order))
-        a = int(p_agency[i].argmax())
-        agency = Label(label=str(clf.agency.classes_[a]), score=float(p_agency[i, a]))
+        topic = best(clf.topic.classes_, p_topic[i])
+        agency = best(clf.agency.classes_, p_agency[i])
         relevant = float(p_rel[i]) >= predictor.relevance_threshold
         place = places[i]
         review = abs(p_rel[i] - predictor.relevance_threshold) < predictor.review["relevance"] or (
