@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,12 +28,32 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _: Any) -> None:
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
+            try:
+                _wal(cursor)
+                cursor.execute("PRAGMA foreign_keys=ON")
+            finally:
+                cursor.close()
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def _wal(cursor: Any, patience: float = 30.0) -> None:
+    """Put the database in WAL mode (it stays so: later connections find it done). The switch needs
+    the file to itself and SQLite answers "database is locked" at once, busy timeout or not, while
+    another connection holds it: workers starting together on a new database retry for a while."""
+    deadline = time.monotonic() + patience
+    delay = 0.01
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
 
 
 def make_sessions(engine: Engine) -> sessionmaker[Session]:
