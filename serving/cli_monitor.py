@@ -29,7 +29,9 @@ def monitor(
 ) -> None:
     """Poll the configured sources, register matching posts, post agencies' answers back.
 
-    With --once the exit code is 1 when a source failed or was stopped (its error is in the summary)."""
+    Only one monitor works at a time (a lease in the database); another one waits for it. With --once the
+    exit code is 1 when a source failed or was stopped (its error is in the summary), 3 when another
+    monitor holds the lease (nothing was done)."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from serving.cli import fail, open_predictor, settings
@@ -58,10 +60,15 @@ def monitor(
         upgrade(engine)
     except SQLAlchemyError as exc:
         fail(f"cannot open the store: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+    every = interval or s.monitor_interval
+    # The lease must outlive any one reply, retried to the end (30 s per attempt, the connectors' HTTP
+    # timeout, and the waits between them): a monitor taking it over meanwhile would post that answer too.
+    longest_call = s.monitor_retries * (30.0 + s.monitor_backoff_max)
     options = MonitorOptions(
         max_pages=s.monitor_max_pages,
         backoff=Backoff(attempts=s.monitor_retries, initial=s.monitor_backoff, maximum=s.monitor_backoff_max),
         postback=s.postback, postback_attempts=s.postback_attempts, postback_delay=s.postback_delay,
+        lease=s.monitor_lease or max(3 * every, longest_call),
     )
     loop = Monitor(sources, make_sessions(engine), predictor, SystemClock(), options)
     try:
@@ -70,6 +77,12 @@ def monitor(
                 done = loop.round()
             except SQLAlchemyError as exc:
                 fail(f"the store failed: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+            finally:
+                loop.release()
+            if done.holder is not None:
+                fail(f"another monitor ({done.holder.holder}) holds the lease until "
+                     f"{done.holder.expires_at.isoformat(timespec='seconds')}; this run did nothing. Only one monitor "
+                     "works at a time: stop the other one, or run again once its lease has expired", code=3)
             typer.echo(json.dumps(done.to_json(), ensure_ascii=False))
             if not done.ok:
                 raise typer.Exit(1)
@@ -81,6 +94,6 @@ def monitor(
 
         signal.signal(signal.SIGTERM, halt)
         signal.signal(signal.SIGINT, halt)
-        loop.run(interval or s.monitor_interval, stop)
+        loop.run(every, stop)
     finally:
         engine.dispose()

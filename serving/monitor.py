@@ -4,6 +4,11 @@ A page and the cursor past it are one transaction (`ingest(..., before_commit=sa
 restart after a crash resumes at the last stored page: nothing lost, and what is fetched again is a
 duplicate the store recognizes. A refused token stops its source (until the token is replaced);
 other failures mark it failing and the next round tries again; the other sources go on.
+
+Only one monitor works at a time: each round takes or renews the database lease "monitor", and renews
+it again before each page and each reply, so that two monitors started against one database (a cron
+entry and a systemd unit, two machines) never both post an answer back. The other one waits for the
+lease to be released or to expire.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from model.predictor import Predictor
 from serving.connectors import Backoff, Connector, ConnectorError, Page, TokenRevoked, connector_for
 from serving.connectors.config import SourceConfig
 from serving.ingest import IncomingPost, ingest
-from serving.store import Clock, IngestResult
+from serving.store import Clock, IngestResult, Lease, acquire, lease_of, process_holder, release
 from serving.store.sources import (
     DuePostback,
     add_counts,
@@ -33,6 +38,12 @@ from serving.store.sources import (
 )
 
 log = logging.getLogger("otklik.monitor")
+
+LEASE = "monitor"
+
+
+class _LeaseLost(Exception):
+    """Another monitor took the lease during the round: the rest of the round is left to it."""
 
 
 @dataclass
@@ -52,15 +63,21 @@ class SourceRun:
 @dataclass
 class Round:
     sources: list[SourceRun] = field(default_factory=list)
-    postbacks: dict[str, int] = field(default_factory=dict)  # posted, failed, skipped
+    postbacks: dict[str, int] = field(default_factory=lambda: {"posted": 0, "failed": 0, "skipped": 0})
+    lease: str = "held"  # held; waiting (another monitor has it, nothing done); lost (taken over mid-round)
+    holder: Lease | None = None  # the other monitor's lease, when waiting
 
     @property
     def ok(self) -> bool:
-        """Every source answered (a source stopped earlier and skipped is not ok either)."""
-        return all(s.status == "ok" for s in self.sources)
+        """The lease was held throughout and every source answered (a source stopped earlier and skipped
+        is not ok either)."""
+        return self.lease == "held" and all(s.status == "ok" for s in self.sources)
 
     def to_json(self) -> dict[str, Any]:
-        return {"sources": [vars(s) for s in self.sources], "postbacks": self.postbacks}
+        out = {"sources": [vars(s) for s in self.sources], "postbacks": self.postbacks, "lease": self.lease}
+        if self.holder is not None:
+            out["holder"] = {"id": self.holder.holder, "until": self.holder.expires_at.isoformat()}
+        return out
 
 
 @dataclass(frozen=True)
@@ -70,40 +87,89 @@ class MonitorOptions:
     postback: bool = True
     postback_attempts: int = 5
     postback_delay: float = 60.0
+    lease: float = 180.0  # seconds the lease lasts unrenewed; longer than any page or reply takes
 
 
 class Monitor:
-    """The loop over `sources` (the disabled ones left out); connectors are built per round by `make_connector`."""
+    """The loop over `sources` (the disabled ones left out); connectors are built per round by `make_connector`.
+    `holder` names this monitor in the lease (default: this process)."""
 
     def __init__(self, sources: Sequence[SourceConfig], sessions: sessionmaker[Session], predictor: Predictor,
                  clock: Clock, options: MonitorOptions | None = None,
-                 make_connector: Callable[[SourceConfig, Backoff], Connector] = connector_for) -> None:
+                 make_connector: Callable[[SourceConfig, Backoff], Connector] = connector_for,
+                 holder: str | None = None) -> None:
         self.sources = [s for s in sources if s.enabled]
         self.sessions = sessions
         self.predictor = predictor
         self.clock = clock
         self.options = options or MonitorOptions()
         self.make_connector = make_connector
+        self.holder = holder or process_holder()
+        self._waiting_for: str | None = None  # the holder last logged as having the lease
 
     def run(self, interval: float, stop: threading.Event) -> None:
-        """Rounds every `interval` seconds until `stop` is set (between pages and between rounds). A round that
-        breaks on something unexpected (the database away, say) is logged and the next one tries again."""
-        while not stop.is_set():
-            try:
-                self.round(stop)
-            except Exception:
-                log.exception("the round failed; the next one starts in %.1f s", interval)
-            stop.wait(interval)
+        """Rounds every `interval` seconds until `stop` is set (between pages and between rounds), then the
+        lease released. A round that breaks on something unexpected (the database away, say) is logged and
+        the next one tries again."""
+        try:
+            while not stop.is_set():
+                try:
+                    self.round(stop)
+                except Exception:
+                    log.exception("the round failed; the next one starts in %.1f s", interval)
+                stop.wait(interval)
+        finally:
+            self.release()
 
     def round(self, stop: threading.Event | None = None) -> Round:
-        """Each source until it has caught up (or `max_pages`), then the due post-backs."""
+        """Each source until it has caught up (or `max_pages`), then the due post-backs; nothing when another
+        monitor holds the lease."""
         done = Round()
-        for source in self.sources:
-            if stop is not None and stop.is_set():
-                break
-            done.sources.append(self.poll(source, stop))
-        done.postbacks = self.post_back()
+        other = self._take_lease()
+        if other is not None:
+            done.lease, done.holder = "waiting", other
+            return done
+        try:
+            for source in self.sources:
+                if stop is not None and stop.is_set():
+                    break
+                done.sources.append(self.poll(source, stop))
+            self.post_back(done.postbacks)
+        except _LeaseLost:
+            done.lease = "lost"
+            log.warning("another monitor took the lease during the round; the rest of the round is left to it")
         return done
+
+    def release(self) -> None:
+        """Give the lease up (at exit), so that another monitor need not wait for it to expire."""
+        try:
+            with self.sessions() as session:
+                release(session, LEASE, self.holder)
+        except Exception as exc:  # the database away: the lease expires by itself
+            log.warning("could not release the lease (%s: %s); another monitor takes it once it expires",
+                        type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+
+    def _take_lease(self) -> Lease | None:
+        """None when this monitor holds the lease (taken or renewed), else the other monitor's lease."""
+        with self.sessions() as session:
+            while not acquire(session, LEASE, self.holder, self.clock, self.options.lease):
+                other = lease_of(session, LEASE)
+                if other is not None:  # else released in between: the next try takes it
+                    if self._waiting_for != other.holder:
+                        self._waiting_for = other.holder
+                        log.info("another monitor (%s) holds the lease until %s; waiting", other.holder,
+                                 other.expires_at.isoformat())
+                    return other
+        if self._waiting_for is not None:
+            log.info("took the lease over from %s", self._waiting_for)
+            self._waiting_for = None
+        return None
+
+    def _keep_lease(self) -> None:
+        """Renew the lease before work that another monitor must not do too."""
+        with self.sessions() as session:
+            if not acquire(session, LEASE, self.holder, self.clock, self.options.lease):
+                raise _LeaseLost
 
     def poll(self, source: SourceConfig, stop: threading.Event | None = None) -> SourceRun:
         """Pages of one source from its stored cursor until it has caught up; its status stored at the end."""
@@ -123,6 +189,7 @@ class Monitor:
         cursor = state.cursor
         try:
             for _ in range(self.options.max_pages):
+                self._keep_lease()
                 page = connector.fetch(cursor)
                 self._store(source, page, run)
                 cursor = page.cursor
@@ -185,14 +252,15 @@ class Monitor:
 
     # ---- answers posted back ------------------------------------------------------------------------
 
-    def post_back(self) -> dict[str, int]:
-        """Post each due response through a reply-enabled source of its post's network."""
-        counts = {"posted": 0, "failed": 0, "skipped": 0}
+    def post_back(self, counts: dict[str, int]) -> None:
+        """Post each due response through a reply-enabled source of its post's network, counting outcomes
+        in `counts`. The lease is renewed before each: a monitor that lost it stops (`_LeaseLost`)."""
         with self.sessions() as session:
             due = due_postbacks(session, self.clock, self.options.postback_attempts)
         connectors: dict[str, Connector] = {}
         try:
             for item in due:
+                self._keep_lease()
                 status, error, url = self._post_one(item, connectors)
                 counts[status] += 1
                 with self.sessions() as session:
@@ -200,7 +268,6 @@ class Monitor:
         finally:
             for connector in connectors.values():
                 connector.close()
-        return counts
 
     def _post_one(self, item: DuePostback, connectors: dict[str, Connector]) -> tuple[str, str | None, str | None]:
         if not self.options.postback:

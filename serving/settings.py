@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     monitor_retries: int = Field(default=5, ge=1, le=20)  # attempts of one HTTP call (429, 5xx, network)
     monitor_backoff: float = Field(default=0.5, ge=0)  # first retry wait, doubling, with jitter
     monitor_backoff_max: float = Field(default=30.0, ge=0)  # a longer Retry-After waits for the next round
+    monitor_lease: float | None = Field(default=None, gt=0)  # s; None: 3 × interval, ≥ a call retried to the end
     postback: bool = True  # post agencies' answers back to the networks; off: marked skipped
     postback_attempts: int = Field(default=5, ge=1, le=100)
     postback_delay: float = Field(default=60.0, ge=0)  # seconds before the first retry, doubling

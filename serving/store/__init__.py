@@ -1,4 +1,5 @@
-"""The incident store: posts, predictions, incidents, the decision log, responses, users and tokens.
+"""The incident store: posts, predictions, incidents, the decision log, responses, users and tokens,
+and the leases that let one process at a time do a job.
 
 Functions take a SQLAlchemy Session (from `serving.database.make_sessions`) and a Clock, return
 frozen records, raise the plain exceptions of `errors`; each write is one transaction and commits.
@@ -10,6 +11,7 @@ from serving.store.decisions import Decision, Labels, decide, decisions_of
 from serving.store.errors import Conflict, IllegalTransition, IncidentNotFound, InvalidCursor, InvalidDecision
 from serving.store.feedback import export_feedback
 from serving.store.incidents import Incident, PostRef, Route, Suggestion, get_incident
+from serving.store.leases import Lease, acquire, lease_of, process_holder, release
 from serving.store.posts import (
     IngestResult,
     NetworkPost,
@@ -37,6 +39,7 @@ __all__ = [
     "InvalidCursor",
     "InvalidDecision",
     "Labels",
+    "Lease",
     "ManualClock",
     "NetworkPost",
     "PostKey",
@@ -52,6 +55,7 @@ __all__ = [
     "SystemClock",
     "User",
     "UserExists",
+    "acquire",
     "create_user",
     "decide",
     "decisions_of",
@@ -60,7 +64,10 @@ __all__ = [
     "get_user",
     "ingest_posts",
     "issue_token",
+    "lease_of",
+    "process_holder",
     "queue",
+    "release",
     "respond",
     "responses_of",
     "revoke_token",

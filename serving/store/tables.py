@@ -275,3 +275,15 @@ class PostbackRow(Base):
     attempts: Mapped[int] = mapped_column(Integer)
     next_at: Mapped[datetime]
     url: Mapped[str | None] = mapped_column(String(2048))  # the answer in the network, once posted
+
+
+class LeaseRow(Base):
+    """A job that only one process may do at a time (the monitoring loop): who does it, until when.
+    The holder renews it well before `expires_at`; a holder that died leaves it to expire."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(Text)  # host name, pid and a random suffix of the process
+    acquired_at: Mapped[datetime]
+    expires_at: Mapped[datetime]

@@ -2,17 +2,20 @@
 a temporary var dir, and the fake VK (3 pages of posts) on 127.0.0.1. Run twice it registers each
 complaint once; killed with SIGKILL while page 2 is being served and restarted, it loses nothing
 and duplicates nothing; after an agency's answer the next run posts it as a wall comment; a failed
-post-back is visible on the response and retried."""
+post-back is visible on the response and retried; a second monitor started while the first is posting
+an answer does nothing and names the first (the lease), and the answer is posted once."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +23,14 @@ import pytest
 from sqlalchemy import select
 
 from serving.database import make_engine, make_sessions
-from serving.store import SystemClock, decide, queue, respond, responses_of
+from serving.monitor import LEASE
+from serving.store import SystemClock, decide, lease_of, queue, respond, responses_of
 from serving.store.queue import QueueFilter
 from serving.store.tables import IncidentRow, PostRow
 from tests.conftest import ROOT
 from tests.serving.connectors.conftest import T0
 from tests.serving.connectors.fakes import FakeVk
+from tests.serving.connectors.test_monitor_lease import commenting, first_only
 from tests.serving.test_cli import COMMAND
 from training.train import TrainResult
 
@@ -111,6 +116,7 @@ def test_two_runs_register_each_complaint_once(setup: Setup) -> None:
 
 
 def test_killed_between_pages_and_restarted_it_loses_nothing_and_duplicates_nothing(setup: Setup) -> None:
+    setup.env["OTKLIK_MONITOR_LEASE"] = "2"  # the killed monitor's lease is not released: it expires soon
     hold = setup.vk.hold(lambda r: r.params.get("start_from") == "6")  # page 3, after pages 1 and 2 are stored
     process = setup.start()
     assert hold.reached.wait(120), "the monitor never asked for page 3"
@@ -119,6 +125,12 @@ def test_killed_between_pages_and_restarted_it_loses_nothing_and_duplicates_noth
     hold.release.set()
     posts, _ = setup.registered()
     assert posts == 6  # pages 1 and 2 were committed with their cursor
+    engine, sessions = setup.store()
+    with sessions() as s:
+        left = lease_of(s, LEASE)
+    engine.dispose()
+    assert left is not None and f":{process.pid}:" in left.holder
+    time.sleep(max(0.0, (left.expires_at - datetime.now(UTC)).total_seconds()) + 0.1)
 
     requests = len(setup.vk.calls("newsfeed.search"))
     after = summary(setup.run())["sources"][0]
@@ -156,6 +168,45 @@ def test_an_answer_is_posted_back_and_a_failed_post_back_is_retried(setup: Setup
         assert [responses_of(s, i.id)[0].postback_status for i in incidents] == ["posted", "posted"]
     assert len(setup.vk.replies) == 2
     engine.dispose()
+
+
+def test_a_second_monitor_started_while_the_first_posts_an_answer_names_it_and_the_answer_is_posted_once(
+    setup: Setup,
+) -> None:
+    summary(setup.run())
+    engine, sessions = setup.store()
+    clock = SystemClock()
+    with sessions() as s:
+        [incident] = queue(s, clock, QueueFilter(), limit=1).items
+        decide(s, incident.id, "accept", incident.version, "admin", clock)
+        respond(s, incident.id, "Яму заделают до пятницы.", None, "agency", clock)
+    hold = setup.vk.hold(first_only(commenting))  # the first reply, not a second monitor's
+    first = setup.start()
+    try:
+        assert hold.reached.wait(120), "the first monitor never posted the answer"
+        second = setup.run()
+        assert second.returncode == 3 and second.stdout == "", second.stderr[-3000:]
+        holder = f"{socket.gethostname()}:{first.pid}:"
+        assert f"otklik: another monitor ({holder}" in second.stderr
+        until = datetime.fromisoformat(second.stderr.split("holds the lease until ")[-1].split(";")[0])
+        # renewed just before the reply, for the default: 5 attempts × (30 s timeout + 30 s wait) > 3 × 60 s
+        assert 180 < (until - datetime.now(UTC)).total_seconds() <= 300
+        assert "Traceback" not in second.stderr
+    finally:
+        hold.release.set()
+        out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err[-3000:]
+    assert json.loads(out)["postbacks"] == {"posted": 1, "failed": 0, "skipped": 0}
+    [reply] = setup.vk.replies
+    assert reply["message"] == "Яму заделают до пятницы."
+    with sessions() as s:
+        assert responses_of(s, incident.id)[0].postback_status == "posted"
+        assert lease_of(s, LEASE) is None  # released at the end of the run
+    engine.dispose()
+
+    third = summary(setup.run())  # runs at once: nothing left to post
+    assert third["lease"] == "held" and third["postbacks"] == {"posted": 0, "failed": 0, "skipped": 0}
+    assert len(setup.vk.replies) == 1
 
 
 def test_a_revoked_token_stops_the_source_with_a_clear_error_and_exit_code(setup: Setup) -> None:
