@@ -104,6 +104,14 @@ def test_topic_is_invariant(predictor: Predictor, topic: str, text: str, changed
     assert after.topic.label == topic, after.topic
 
 
+@pytest.mark.parametrize(("topic", "text", "changed"), TYPOS, ids=ids(TYPOS, "typo"))
+def test_relevance_survives_typos(predictor: Predictor, topic: str, text: str, changed: str) -> None:
+    """Misspelled rule words (`дароге`, `прабили`) still match the monitoring rules the relevance head leans on."""
+    assert predict(predictor, text).relevant.label is True
+    after = predict(predictor, changed)
+    assert after.relevant.label is True, (after.relevant, after.rules)
+
+
 @pytest.mark.parametrize(("topic", "text", "changed"), SURFACE, ids=ids(SURFACE, "surface"))
 def test_relevance_is_invariant_to_surface_changes(predictor: Predictor, topic: str, text: str,
                                                    changed: str) -> None:

@@ -68,6 +68,21 @@ def matches(query: str, text: str, lemmatizer: Lemmatizer) -> bool:
         ("(мусор OR отходы) NEAR/2 (вывезти OR вывоз*)", "вывоз отходов сорван", True),
         ('"горячая вода" NEAR/3 нет', "горячей воды опять нет", True),
         ("яма NEAR/1 яма", "одна яма", False),  # a word is not near itself
+        # a word the dictionary does not know, one edit from a form of a query word: a typo
+        ("дорога", "на дароге опять яма", True),  # substitution
+        ("остановка", "на астановке никого", True),
+        ("пробить", "колесо прабили", True),
+        ("холодильник", "халадильник сгорел", False),  # two edits away
+        ("подъезд", "в подезде темно", True),  # a deletion
+        ("отвечать", "никто не атвечает", True),
+        ("терапевт", "к терапефту не попасть", True),
+        ('"горячая вода" NEAR/3 нет', "гарячей вады нет", False),  # `вады`: too short to be taken for a typo
+        ("вечер", "вечиром темно", True),
+        ("=дороге", "на дароге яма", False),  # an exact form is exact
+        ("отоп*", "атопление не дали", False),  # and so is a prefix
+        ("мусор", "мусорка горит", True),  # slang the dictionary does not know, one edit from мусора
+        ("стекло", "стеклянный дом", False),  # a known word is never taken for a typo (стекла is one edit)
+        ("вывезти", "мусор не вывазят", False),  # one edit from вывозят, a form of another verb
     ],
 )
 def test_operators(query: str, text: str, expected: bool, lemmatizer: Lemmatizer) -> None:
