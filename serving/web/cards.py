@@ -75,10 +75,8 @@ def card(
 ) -> Card:
     s, region = incident.suggested, incident.region
     topics = s.scores.get("topic") or []
-    agencies = s.scores.get("agency")
-    # [[code, score], ...] the suggestion first; incidents registered before the runners-up were kept
-    # have the suggestion's score alone
-    ranked = [(str(code), float(score)) for code, score in agencies] if isinstance(agencies, list) else []
+    # [[code, score], ...] the suggestion first (migration 0007 gave older incidents that shape)
+    ranked = [(str(code), float(score)) for code, score in s.scores.get("agency") or []]
     final = incident.final
     return Card(
         incident=incident,
@@ -92,7 +90,7 @@ def card(
         topic=directory.topic(s.topic),
         topic_score=float(topics[0][1]) if topics and topics[0][0] == s.topic else None,
         agency=directory.agency(s.agency),
-        agency_score=ranked[0][1] if ranked and ranked[0][0] == s.agency else _score(agencies),
+        agency_score=ranked[0][1] if ranked and ranked[0][0] == s.agency else None,
         body=s.body or directory.body(region, s.agency, s.municipality),
         runners_up=tuple(
             Choice(code, directory.body(region, code, s.municipality), score)

@@ -17,7 +17,6 @@ from serving.app import create_app
 from serving.deps import get_clock
 from serving.settings import Settings
 from serving.store import ManualClock, SystemClock, get_incident
-from serving.store.tables import IncidentRow
 from serving.web.session import SESSION_COOKIE
 from tests.serving.conftest import ADMIN, make_settings
 from tests.web.conftest import BEREZNIKI, DUMP, HEATING, LIGHTS, NONCE, POTHOLE, World, csrf_of, login
@@ -231,31 +230,6 @@ def test_the_card_offers_the_agency_runners_up_as_one_click_choices(
     # readers who cannot correct the route see no choices
     reader = as_user("minister").get(f"/ui/incidents/{heating}")
     assert reader.status_code == 200 and "runner-up" not in card_of(reader.text, heating)
-
-
-def test_a_card_of_an_incident_stored_without_agency_runners_up_still_renders(
-    as_user: AsUser, world: World, web_app: FastAPI
-) -> None:
-    """Incidents registered before the runners-up were kept have the agency's score alone."""
-    lights = world.incidents[LIGHTS[0]]
-    with web_app.state.sessions() as session:
-        row = session.get(IncidentRow, lights)
-        assert row is not None
-        kept = dict(row.scores)
-        row.scores = {**kept, "agency": 0.94}
-        session.commit()
-    try:
-        page = as_user("admin-perm").get(f"/ui/incidents/{lights}")
-    finally:
-        with web_app.state.sessions() as session:
-            row = session.get(IncidentRow, lights)
-            assert row is not None
-            row.scores = kept
-            session.commit()
-    assert page.status_code == 200
-    html = card_of(page.text, lights)
-    assert 'Администрация города Перми</span> <span class="conf">94%</span>' in html
-    assert "runner-up" not in html and "или:" not in html
 
 
 def test_filters_narrow_the_queue_and_a_bad_filter_names_the_parameter(as_user: AsUser, world: World) -> None:
