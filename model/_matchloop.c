@@ -206,9 +206,74 @@ candidates(State *st, PyObject *occ, Buf *out)
     return 0;
 }
 
+/* The start offset of each token of `doc`, `n` of them, into `out`. From the Doc's chunk entries when
+   it has them (model/doc.py `_Chunk`: texts, lemmas, steps, kinds, where the first token starts), as
+   `Doc.starts` computes them but without building its tuple; else from `Doc.starts`. */
+static int
+token_starts(PyObject *doc, Py_ssize_t n, Buf *out)
+{
+    out->len = 0;
+    PyObject *chunks = PyObject_GetAttrString(doc, "_chunks");
+    if (chunks == NULL) {
+        return -1;
+    }
+    if (PyTuple_Check(chunks)) {
+        Py_ssize_t position = 0;
+        for (Py_ssize_t c = 0; c < PyTuple_GET_SIZE(chunks); c++) {
+            PyObject *entry = PyTuple_GET_ITEM(chunks, c);
+            if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 5 || !PyTuple_Check(PyTuple_GET_ITEM(entry, 2))) {
+                PyErr_SetString(PyExc_TypeError, "Doc._chunks entries must be (texts, lemmas, steps, kinds, first)");
+                goto fail;
+            }
+            PyObject *steps = PyTuple_GET_ITEM(entry, 2);
+            Py_ssize_t first = PyLong_AsSsize_t(PyTuple_GET_ITEM(entry, 4));
+            if (first == -1 && PyErr_Occurred()) {
+                goto fail;
+            }
+            position += first;
+            for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(steps); k++) {
+                Py_ssize_t step = PyLong_AsSsize_t(PyTuple_GET_ITEM(steps, k));
+                if ((step == -1 && PyErr_Occurred()) || buf_push(out, position) < 0) {
+                    goto fail;
+                }
+                position += step;
+            }
+        }
+        Py_DECREF(chunks);
+    }
+    else {
+        Py_DECREF(chunks);
+        PyObject *starts = PyObject_GetAttrString(doc, "starts");
+        if (starts == NULL) {
+            return -1;
+        }
+        if (!PyTuple_Check(starts)) {
+            Py_DECREF(starts);
+            PyErr_SetString(PyExc_TypeError, "Doc.starts must be a tuple");
+            return -1;
+        }
+        for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(starts); k++) {
+            Py_ssize_t start = PyLong_AsSsize_t(PyTuple_GET_ITEM(starts, k));
+            if ((start == -1 && PyErr_Occurred()) || buf_push(out, start) < 0) {
+                Py_DECREF(starts);
+                return -1;
+            }
+        }
+        Py_DECREF(starts);
+    }
+    if (out->len != n) {
+        PyErr_SetString(PyExc_ValueError, "the doc's token starts and words differ in number");
+        return -1;
+    }
+    return 0;
+fail:
+    Py_DECREF(chunks);
+    return -1;
+}
+
 /* ((start, end), ...) of the given tokens. */
 static PyObject *
-offsets_of(PyObject *words, PyObject *starts, Buf *tokens)
+offsets_of(PyObject *words, Buf *starts, Buf *tokens)
 {
     PyObject *out = PyTuple_New(tokens->len);
     if (out == NULL) {
@@ -216,32 +281,17 @@ offsets_of(PyObject *words, PyObject *starts, Buf *tokens)
     }
     for (Py_ssize_t k = 0; k < tokens->len; k++) {
         Py_ssize_t t = tokens->data[k];
-        if (t >= PyTuple_GET_SIZE(starts) || t >= PyTuple_GET_SIZE(words)) {
+        if (t < 0 || t >= starts->len || t >= PyTuple_GET_SIZE(words)) {
             PyErr_SetString(PyExc_IndexError, "token index out of range of the doc's starts");
             Py_DECREF(out);
             return NULL;
         }
-        PyObject *start = PyTuple_GET_ITEM(starts, t);
-        Py_ssize_t s = PyLong_AsSsize_t(start);
-        if (s == -1 && PyErr_Occurred()) {
-            Py_DECREF(out);
-            return NULL;
-        }
-        PyObject *end = PyLong_FromSsize_t(s + PyUnicode_GET_LENGTH(PyTuple_GET_ITEM(words, t)));
-        if (end == NULL) {
-            Py_DECREF(out);
-            return NULL;
-        }
-        Py_INCREF(start);
-        PyObject *span = PyTuple_New(2);
+        Py_ssize_t s = starts->data[t];
+        PyObject *span = Py_BuildValue("(nn)", s, s + PyUnicode_GET_LENGTH(PyTuple_GET_ITEM(words, t)));
         if (span == NULL) {
-            Py_DECREF(start);
-            Py_DECREF(end);
             Py_DECREF(out);
             return NULL;
         }
-        PyTuple_SET_ITEM(span, 0, start);
-        PyTuple_SET_ITEM(span, 1, end);
         PyObject_GC_UnTrack(span);
         PyTuple_SET_ITEM(out, k, span);
     }
@@ -383,10 +433,12 @@ flush(State *st, PyObject *out, Py_ssize_t rule, PyObject *offsets)
 }
 
 static PyObject *
-match_one(State *st, PyObject *doc, PyObject ***found, Py_ssize_t *found_cap, Buf *cand, Buf *tokens)
+match_one(State *st, PyObject *doc, PyObject ***found, Py_ssize_t *found_cap, Buf *cand, Buf *tokens,
+          Buf *starts)
 {
     PyObject *words = PyObject_GetAttrString(doc, "words");
-    PyObject *occ = NULL, *out = NULL, *starts = NULL, *post = NULL, *result = NULL;
+    PyObject *occ = NULL, *out = NULL, *post = NULL, *result = NULL;
+    int have_starts = 0;
     PyObject *pending_offsets = NULL; /* the spans so far of the rule of the last true part */
     Py_ssize_t pending = -1;
     if (words == NULL) {
@@ -470,15 +522,11 @@ match_one(State *st, PyObject *doc, PyObject ***found, Py_ssize_t *found_cap, Bu
             if (tokens->len == 0) {
                 continue;
             }
-            if (starts == NULL) {
-                starts = PyObject_GetAttrString(doc, "starts");
-                if (starts == NULL) {
+            if (!have_starts) {
+                if (token_starts(doc, n, starts) < 0) {
                     goto done;
                 }
-                if (!PyTuple_Check(starts)) {
-                    PyErr_SetString(PyExc_TypeError, "Doc.starts must be a tuple");
-                    goto done;
-                }
+                have_starts = 1;
             }
             offsets = offsets_of(words, starts, tokens);
         }
@@ -542,7 +590,6 @@ done:
     Py_DECREF(words);
     Py_XDECREF(occ);
     Py_XDECREF(out);
-    Py_XDECREF(starts);
     Py_XDECREF(post);
     Py_XDECREF(pending_offsets);
     return result;
@@ -629,10 +676,11 @@ match_docs(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
     PyObject *out = PyList_New(n);
     PyObject **found = NULL;
     Py_ssize_t found_cap = 0;
-    Buf cand = {NULL, 0, 0}, tokens = {NULL, 0, 0};
+    Buf cand = {NULL, 0, 0}, tokens = {NULL, 0, 0}, starts = {NULL, 0, 0};
     if (out != NULL) {
         for (Py_ssize_t i = 0; i < n; i++) {
-            PyObject *matches = match_one(&st, PySequence_Fast_GET_ITEM(docs, i), &found, &found_cap, &cand, &tokens);
+            PyObject *matches = match_one(&st, PySequence_Fast_GET_ITEM(docs, i), &found, &found_cap, &cand, &tokens,
+                                          &starts);
             if (matches == NULL) {
                 Py_CLEAR(out);
                 break;
@@ -643,6 +691,7 @@ match_docs(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
     PyMem_Free(found);
     PyMem_Free(cand.data);
     PyMem_Free(tokens.data);
+    PyMem_Free(starts.data);
     Py_DECREF(docs);
     Py_DECREF(state);
     return out;

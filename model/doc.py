@@ -28,6 +28,7 @@ _new = tuple.__new__
 # token starts in the chunk (`(дорогах, !), …, (7, 2), …, 0`). One dict lookup per chunk instead of a
 # tokenizer and a lemma-cache lookup per token. That start is 0 unless the chunk begins with a
 # hashtag: its `#` is no token (and a run-together hashtag is split with the lemmatizer's help).
+# model/_matchloop.c reads the steps and that start (items 2 and 4) to find token offsets: keep the layout.
 _Chunk = tuple[tuple[str, ...], tuple[tuple[str, ...], ...], tuple[int, ...], tuple[str, ...], int]
 _CHUNKS: WeakKeyDictionary[Lemmatizer, dict[str, _Chunk]] = WeakKeyDictionary()
 _MAX_CHUNKS = 100_000
