@@ -328,7 +328,7 @@ def _incident_row(post_id: int, region: str, p: Prediction, now: datetime, direc
         "suggested_municipality": municipality,
         "scores": {
             "relevance": round(p.relevant.score, 4),
-            # [[code, score], ...]: the suggestion, then its runners-up (older incidents: agency is one score)
+            # [[code, score], ...]: the suggestion, then its runners-up (migration 0007 gave older incidents this shape)
             "topic": p.topic.top_json(),
             "agency": p.agency.top_json(),
         },
