@@ -13,6 +13,8 @@ from typing import Annotated
 import typer
 from sqlalchemy.orm import Session
 
+from serving.cli_common import fail, settings
+
 token_app = typer.Typer(no_args_is_help=True, help="API tokens of users: create, revoke, list.")
 
 RoleOpt = Annotated[str, typer.Option("--role", help="federal, regional_admin, agency, municipal or ml")]
@@ -27,7 +29,6 @@ def store() -> Iterator[Session]:
     """A session on the configured database, migrated to the newest schema first."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from serving.cli import fail, settings
     from serving.database import make_engine, make_sessions
     from serving.store import upgrade
 
@@ -57,7 +58,6 @@ def create(
     """Issue a token (creating the user when the name is new); the token is the last line."""
     from model.region import RegionError, load_regions
     from model.taxonomy import load_taxonomy
-    from serving.cli import fail, settings
     from serving.store import SystemClock, UserExists, create_user, get_user, issue_token
 
     annotations = settings().annotations_dir
@@ -94,7 +94,6 @@ def create(
 @token_app.command("revoke")
 def revoke(token: Annotated[str, typer.Argument(help="the token to revoke")]) -> None:
     """Revoke a token: it stops working at once, on every worker."""
-    from serving.cli import fail
     from serving.store import SystemClock, revoke_token
 
     with store() as session:

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
+from serving.cli_common import BundleOpt, fail, open_predictor, post_problem, read_posts, settings
 from serving.settings import Settings
 
 model_app = typer.Typer(no_args_is_help=True, help="Model bundles: list them, roll back to an earlier one.")
@@ -30,7 +31,6 @@ class Format(StrEnum):
 
 
 def _config(path: Path) -> Any:
-    from serving.cli import fail
     from training.config import load_config
 
     try:
@@ -83,7 +83,6 @@ def retrain(
     track: Annotated[bool, typer.Option(help="log to MLflow and use its registry")] = True,
 ) -> None:
     """Train a challenger on corpus + feedback; promote it only if the gate allows."""
-    from serving.cli import fail, settings
     from serving.scheduler import JobRunning, job_lock
     from serving.traffic import read_feedback
     from training.corpus import CorpusError
@@ -126,7 +125,6 @@ def retrain(
 def model_list(config: ConfigOpt = DEFAULT_CONFIG, format: Annotated[Format, typer.Option("--format")] = Format.text
                ) -> None:
     """Every bundle: id, when, test metrics, the gate's verdict; `*` marks the one in service."""
-    from serving.cli import settings
     from training.gate import HEADS, head_score
     from training.promotion import bundles, current_id
 
@@ -171,7 +169,6 @@ def rollback(
 ) -> None:
     """Serve an earlier bundle in one step: switch `current`, move the `champion` alias, reload serving."""
     from model.bundle import BundleError
-    from serving.cli import fail, settings
     from training.promotion import current_id, rollback_target, switch
 
     s = settings()
@@ -194,11 +191,10 @@ def sample(
         "--from", exists=True, dir_okay=False, help="JSONL posts (id, text, optional network) instead of the store"
     )] = None,
     pool: Annotated[int, typer.Option(min=1, max=100, help="cluster the N x POOL most uncertain posts")] = 5,
-    bundle: Annotated[Path | None, typer.Option("--bundle", help="bundle (default: var/models/current)")] = None,
+    bundle: BundleOpt = None,
 ) -> None:
     """Posts to label next, by uncertainty and diversity, as corpus rows with empty labels and suggestions."""
     from model.predictor import UnknownRegion
-    from serving.cli import fail, open_predictor, settings
     from training.sampling import sample as choose
 
     s = settings()
@@ -220,7 +216,6 @@ def sample(
 
 def _posts_from(path: Path, max_chars: int) -> list[Any]:
     from model.records import NETWORKS, Post
-    from serving.cli import fail, post_problem, read_posts
 
     posts = []
     with path.open(encoding="utf-8") as fh:
@@ -251,7 +246,6 @@ def drift(
     config: ConfigOpt = DEFAULT_CONFIG,
 ) -> None:
     """Recent topic and agency distributions vs the training data; correction rates per head per week."""
-    from serving.cli import fail, settings
     from serving.traffic import NoStore, decision_log, recent_predictions, store_session
     from training.drift import drift_report, text
     from training.train import load_training_data

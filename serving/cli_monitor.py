@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
+from serving.cli_common import BundleOpt, fail, open_predictor, settings
+
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to `app`."""
@@ -24,8 +26,7 @@ def monitor(
     interval: Annotated[float | None, typer.Option(min=0.1, help="seconds between rounds "
                                                    "(default: OTKLIK_MONITOR_INTERVAL)")] = None,
     sources_file: Annotated[Path | None, typer.Option("--sources", help="default: OTKLIK_SOURCES_FILE")] = None,
-    bundle: Annotated[Path | None, typer.Option("--bundle", help="bundle directory (default: var/models/current)")]
-    = None,
+    bundle: BundleOpt = None,
 ) -> None:
     """Poll the configured sources, register matching posts, post agencies' answers back.
 
@@ -34,7 +35,6 @@ def monitor(
     monitor holds the lease (nothing was done)."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from serving.cli import fail, open_predictor, settings
     from serving.connectors import Backoff, SourcesError, load_sources
     from serving.database import make_engine, make_sessions
     from serving.monitor import Monitor, MonitorOptions

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
+from serving.cli_common import BundleOpt, fail, open_predictor, read_posts, settings
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,7 +37,6 @@ def sessions() -> Iterator[sessionmaker[Session]]:
     """Sessions on the configured database, migrated to the newest schema first."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from serving.cli import fail, settings
     from serving.database import make_engine, make_sessions
     from serving.store import upgrade
 
@@ -55,7 +56,6 @@ def opened(path: str) -> Iterator[TextIO]:
     if path == "-":
         yield sys.stdin
         return
-    from serving.cli import fail
 
     try:
         with Path(path).open(encoding="utf-8") as fh:
@@ -89,14 +89,12 @@ def parse_line(obj: Any, predictor: Predictor, max_chars: int) -> IncomingPost |
 
 def ingest(
     file: Annotated[str, typer.Argument(help="JSONL posts as in POST /v1/posts, one a line; `-` reads stdin")],
-    bundle: Annotated[Path | None, typer.Option("--bundle", help="bundle directory (default: var/models/current)")]
-    = None,
+    bundle: BundleOpt = None,
     batch: Annotated[int, typer.Option(min=1, max=1000, help="posts per transaction")] = BATCH,
 ) -> None:
     """Store, classify and register posts; print {created, duplicates, incidents, rejected} as JSON.
 
     Bad lines are reported on stderr and skipped; the exit code is then 1 (the good lines are stored)."""
-    from serving.cli import fail, open_predictor, read_posts, settings
     from serving.ingest import ingest as ingest_batch
     from serving.store import SystemClock
 
@@ -143,7 +141,6 @@ def export(
     out: Annotated[Path | None, typer.Option("--out", help="write here (default: stdout)", dir_okay=False)] = None,
 ) -> None:
     """Feedback labels as corpus JSONL (the rows `otklik train` reads), oldest first."""
-    from serving.cli import fail
     from serving.store import export_feedback
     from serving.store.clock import aware
 
