@@ -26,6 +26,7 @@ from serving.connectors import Backoff, Connector, ConnectorError, Page, TokenRe
 from serving.connectors.config import SourceConfig
 from serving.ingest import IncomingPost, ingest
 from serving.store import Clock, IngestResult, Lease, acquire, lease_of, process_holder, release
+from serving.store.leases import MONITOR
 from serving.store.sources import (
     DuePostback,
     add_counts,
@@ -39,7 +40,7 @@ from serving.store.sources import (
 
 log = logging.getLogger("otklik.monitor")
 
-LEASE = "monitor"
+LEASE = MONITOR
 
 
 class _LeaseLost(Exception):

@@ -11,8 +11,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from model.bundle import BundleError
 from serving.auth import allow
 from serving.database import reachable
-from serving.deps import EngineDep, HolderDep, MetricsDep, PredictorDep
+from serving.deps import ClockDep, EngineDep, HolderDep, MetricsDep, PredictorDep
 from serving.schemas import ModelInfo, Problem
+from serving.store.leases import MONITOR, lease_of
 from serving.store.sources import source_health
 
 router = APIRouter(tags=["system"])
@@ -24,7 +25,9 @@ def health() -> dict[str, str]:
 
 
 @router.get("/ready", summary="Модель загружена, база доступна", responses={503: {"model": Problem}})
-def ready(holder: HolderDep, engine: EngineDep, request: Request, response: Response) -> dict[str, Any]:
+def ready(
+    holder: HolderDep, engine: EngineDep, clock: ClockDep, request: Request, response: Response
+) -> dict[str, Any]:
     database_problem = reachable(engine) or request.app.state.schema_error
     checks: dict[str, Any] = {
         "model": holder.current.bundle.id if holder.current else None,
@@ -39,7 +42,11 @@ def ready(holder: HolderDep, engine: EngineDep, request: Request, response: Resp
     if not database_problem:  # a stopped source is reported, but the API itself still serves
         with request.app.state.sessions() as session:
             checks["sources"], stopped = source_health(session)
+            lease = lease_of(session, MONITOR)
         problems += stopped
+        # which `otklik monitor` works (null: none has run or the last one exited); not alive: it died
+        checks["monitor"] = lease and {"holder": lease.holder, "until": lease.expires_at.isoformat(),
+                                       "alive": lease.expires_at > clock.now()}
     if down:
         response.status_code = 503
     return {"ready": not down, "checks": checks, "problems": problems}

@@ -23,6 +23,8 @@ from sqlalchemy.orm import Session
 from serving.store.clock import Clock
 from serving.store.tables import LeaseRow, UTCDateTime
 
+MONITOR = "monitor"  # the monitoring loop's lease (serving/monitor.py), shown by /ready
+
 
 @dataclass(frozen=True)
 class Lease:

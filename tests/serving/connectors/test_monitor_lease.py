@@ -179,11 +179,15 @@ def test_a_monitor_that_lost_the_lease_between_pages_fetches_no_more(
 
 
 def test_waiting_is_logged_once_and_an_expired_lease_of_a_dead_monitor_is_taken_over(
-    db: Db, predictor: Predictor, clock: ManualClock, vk: FakeVk, caplog: pytest.LogCaptureFixture
+    db: Db, predictor: Predictor, clock: ManualClock, vk: FakeVk, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # an app made earlier in this process configured "otklik" not to propagate (to its JSON handler only)
+    monkeypatch.setattr(logging.getLogger("otklik"), "propagate", True)
     assert monitor(db, predictor, clock, vk, "host-a:1:aaaaaa").round().ok  # then it dies, lease kept
     second = monitor(db, predictor, clock, vk, "host-b:2:bbbbbb")
     caplog.set_level(logging.INFO, "otklik.monitor")
+    caplog.clear()  # the first monitor's round
     for _ in range(3):
         clock.advance(timedelta(seconds=SECONDS / 4))
         assert second.round().lease == "waiting"
