@@ -567,9 +567,9 @@ def main() -> None:
         "test_equivalence against a naive evaluation, a hypothesis test of the two loops). The spans",
         "and `RuleMatch` tuples it makes leave the garbage collector's care at once. Normalization",
         "is a few guarded regular-expression passes; most of its time on a plain post is `str.split`",
-        "and the test for letters repeated three times. The first pass also builds the matcher's typo",
-        "index (every form of every query lemma: most of the RSS growth while streaming with 5,000 queries)",
-        "and looks each new unknown word up in it. A long-running worker may also call",
+        "and the test for letters repeated three times. On the first pass, each new word the dictionary",
+        "does not know (six letters or more) is also looked up as its likely typos (model/spelling.py).",
+        "A long-running worker may also call",
         "`gc.freeze()` once its model is loaded (the row 'after gc.freeze()').",
         "",
     ]

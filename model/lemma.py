@@ -4,13 +4,17 @@ pymorphy3 has no context, and its first parse is sometimes the wrong one (`ям�
 post station, before `яма`). Monitoring must not lose such words, so a word keeps every lemma its
 dictionary parses give it, ordered by summed parse score (`ямы` → `яма`, `ям`). Lemmas below 1% of
 the score mass (`при` → `переть`) are dropped. A word the dictionary does not know gets its
-predicted lemmas only when they are likely (share >= 20%, at most two).
+predicted lemmas only when they are likely (share >= 20%, at most two); when it is long enough to be
+a misspelling (six letters or more) and one or two dictionary words are a likely typo away
+(model/spelling.py: `дароге` → дороге), their lemmas come first (`дароге` → `дорога`, `дарог`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+
+from model.spelling import likely_typos
 
 _ONE_LETTER_WORDS = frozenset("вксуоиая")
 _FUNCTION_WORDS = frozenset(
@@ -22,6 +26,8 @@ _MAX_SPLIT = 40
 _MIN_SHARE_KNOWN = 0.01
 _MIN_SHARE_PREDICTED = 0.2
 _MAX_PREDICTED = 2
+_MIN_TYPO_LENGTH = 6  # shorter unknown words are more often slang or names than misspellings
+_MAX_CORRECTIONS = 2  # more dictionary words a typo away: no telling which was meant
 
 
 class Lemmatizer:
@@ -129,6 +135,15 @@ class Lemmatizer:
         return found
 
     def _compute(self, word: str) -> tuple[str, ...]:
+        found = self._parse(word)
+        if len(word) < _MIN_TYPO_LENGTH or not word.isalpha() or self.known(word):
+            return found
+        corrections = [w for w in sorted(likely_typos(word)) if self.morph.word_is_known(w)]
+        if not 1 <= len(corrections) <= _MAX_CORRECTIONS:
+            return found
+        return tuple(dict.fromkeys([lemma for w in corrections for lemma in self._parse(w)] + list(found)))
+
+    def _parse(self, word: str) -> tuple[str, ...]:
         if not any(c.isalpha() for c in word) or word[0] == "<":
             return (word,)  # numbers, punctuation, emoji, placeholders
         scores: dict[str, float] = {}

@@ -15,11 +15,9 @@ or in Python (`match(compiled=False)`, and wherever it is not built): the same r
 
 A query word stands for its own lemma when it is one (`стекло`: the noun, not the verb стечь),
 otherwise for its most probable lemma (`ямы` → `яма`); a post's word matches when any of its
-plausible lemmas is that lemma. A post's word the dictionary does not know, of six letters or more,
-that triggers nothing by itself is taken for a typo of the query words' forms one edit away
-(deletion, transposition, substitution or insertion of a letter: `дароге` → дороге, `прабили` →
-пробили): social posts are full of them, and a complaint must not be lost to one. Exact forms
-(`=word`) and prefixes are never matched that way.
+plausible lemmas is that lemma; a misspelled word has the lemmas of the dictionary words it is a
+likely typo of (model/lemma.py: `дароге` matches `дорога`). Exact forms (`=word`) and prefixes look
+at the written form only.
 
 Docs must come from `analyze` with the matcher's lemmatizer: the cache is keyed by surface form.
 
@@ -329,7 +327,6 @@ class Matcher:
         state["_cache"] = {}
         state["_punct"] = set()
         state.pop("_compiled_state", None)  # refers to the cache and to bound methods
-        state.pop("_forms", None)  # built again on first use
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -458,8 +455,6 @@ class Matcher:
             unit = self._prefix_units.get(text[:length])
             if unit is not None:
                 found.append(unit)
-        if not found:
-            found = self._typo_units(text)
         units = tuple(sorted(set(found)))
         if len(self._cache) >= self.max_cache:
             self._cache.clear()  # `_punct` stays: it holds single characters
@@ -467,28 +462,6 @@ class Matcher:
         if is_punct(text):
             self._punct.add(text)
         return units
-
-    def _typo_units(self, text: str) -> list[int]:
-        """The lemma units of the query words' forms one edit away from `text` when it looks like a
-        typo: a word the dictionary does not know, of `_MIN_TYPO_LENGTH` letters or more."""
-        if len(text) < _MIN_TYPO_LENGTH or not text.isalpha() or self.lemmatizer.known(text):
-            return []
-        forms = self.__dict__.get("_forms")
-        if forms is None:
-            forms = self._forms = self._forms_of_units()
-        return [unit for variant in _one_edit(text) & forms.keys() for unit in forms[variant]]
-
-    def _forms_of_units(self) -> dict[str, tuple[int, ...]]:
-        """Every inflected form of every lemma unit (`дорога` → дороги, дороге, …) → its units."""
-        morph = self.lemmatizer.morph
-        found: dict[str, set[int]] = {}
-        for lemma, unit in self._lemma_units.items():
-            for analysis in morph.parse(lemma):
-                if analysis.normal_form.replace("ё", "е") != lemma:
-                    continue
-                for form in analysis.lexeme:
-                    found.setdefault(form.word.replace("ё", "е"), set()).add(unit)
-        return {form: tuple(sorted(units)) for form, units in found.items()}
 
     def _unit(self, table: dict[str, int], key: str) -> int:
         unit = table.get(key)
@@ -582,21 +555,6 @@ def _simple_units(tree: _Node) -> frozenset[int] | None:
     if isinstance(tree, _AnyUnit):
         return tree.units
     return None
-
-
-_LETTERS = "абвгдежзийклмнопрстуфхцчшщъыьэюя"  # normalized text spells ё as е
-_MIN_TYPO_LENGTH = 6
-
-
-def _one_edit(word: str) -> set[str]:
-    """Every string one deletion, transposition, substitution or insertion of a letter away from `word`."""
-    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
-    out = {a + b[1:] for a, b in splits if b}
-    out.update(a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1)
-    out.update(a + c + b[1:] for a, b in splits if b for c in _LETTERS)
-    out.update(a + c + b for a, b in splits for c in _LETTERS)
-    out.discard(word)
-    return out
 
 
 def _flatten_or(node: Or) -> list[Query]:

@@ -8,6 +8,7 @@ import pymorphy3.dawg
 import pytest
 
 from model.lemma import Lemmatizer
+from model.spelling import likely_typos
 
 
 def test_pymorphy3_uses_the_dawg_c_extension() -> None:
@@ -53,6 +54,47 @@ def test_unknown_words_get_few_guesses(lemmatizer: Lemmatizer) -> None:
     lemmas = lemmatizer.lemmas("ковидники")
     assert 1 <= len(lemmas) <= 2
     assert lemmas[0] == "ковидник"
+
+
+@pytest.mark.parametrize(
+    ("typo", "meant"),
+    [
+        ("дароге", "дорога"),  # an unstressed vowel for another
+        ("вечиром", "вечером"),
+        ("атвечает", "отвечать"),
+        ("терапефту", "терапевт"),  # a voiced consonant for a voiceless one
+        ("подезде", "подъезд"),  # a missing hard sign
+        ("росийской", "российский"),  # a double letter written once
+        ("отсановка", "остановка"),  # two letters swapped
+        ("мусорка", "мусор"),  # slang: a letter more than мусора
+    ],
+)
+def test_a_misspelled_word_gets_the_lemma_meant_first(lemmatizer: Lemmatizer, typo: str, meant: str) -> None:
+    lemmas = lemmatizer.lemmas(typo)
+    assert lemmas[0] == meant, lemmas
+    assert not lemmatizer.known(typo)
+
+
+@pytest.mark.parametrize(
+    "word",
+    [
+        "стеклянный",  # known: never corrected, though стекла is a letter away
+        "течот",  # under six letters: more often slang or a name than a typo
+        "халадильник",  # two typos
+        "калектив",
+        "управляйка",  # slang with no dictionary word a typo away
+    ],
+)
+def test_a_word_is_not_corrected(lemmatizer: Lemmatizer, word: str) -> None:
+    parsed = lemmatizer._parse(word)  # what pymorphy3 alone gives
+    assert lemmatizer.lemmas(word) == parsed
+
+
+def test_likely_typos_are_the_common_edits_only() -> None:
+    typos = likely_typos("дорога")
+    assert {"дарога", "дорогаа", "дрога", "одрога", "дорьога", "торога"} <= typos
+    assert "дорога" not in typos and "дорома" not in typos  # м for г is no common slip
+    assert len(typos) < 60  # not every letter for every letter
 
 
 def test_lemmas_of_matches_lemmas(lemmatizer: Lemmatizer) -> None:
