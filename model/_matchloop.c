@@ -1,4 +1,5 @@
-/* The per-post loop of model.matcher.Matcher in C: the firehose's hot path (issue 3).
+/* The firehose's per-post loops in C (issue 3): model.matcher.Matcher's, and model.doc's over cached posts
+ * (`docs_of_chunks`, at the end).
  *
  * `match_docs(docs, state)` does for each Doc what `Matcher._match_one` does in Python, with the
  * same data: the surface-form cache (word -> units it triggers), the parts of the rules (the
@@ -697,19 +698,124 @@ match_docs(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
     return out;
 }
 
+/* ---- analysis: Docs from the chunk cache (model/doc.py `_analyze_normalized`) ---------------------- */
+
+static PyObject *DOC_SLOTS[6]; /* text, _tokens, _lemmas, _words, _starts, _chunks */
+
+/* A Doc whose chunks were all in the cache, as `Doc._of_chunks` makes it; Py_None when one is missing
+   (Python learns it); NULL on error. */
+static PyObject *
+doc_of(PyTypeObject *doc_type, PyObject *cache, PyObject *text, PyObject *chunks)
+{
+    Py_ssize_t n = PyList_GET_SIZE(chunks), words = 0;
+    PyObject *found = PyTuple_New(n);
+    if (found == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *entry = PyDict_GetItemWithError(cache, PyList_GET_ITEM(chunks, i));
+        if (entry == NULL) {
+            Py_DECREF(found);
+            if (PyErr_Occurred()) {
+                return NULL;
+            }
+            Py_RETURN_NONE;
+        }
+        if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 5 || !PyTuple_Check(PyTuple_GET_ITEM(entry, 0))) {
+            Py_DECREF(found);
+            PyErr_SetString(PyExc_TypeError, "chunk cache entries must be (texts, lemmas, steps, kinds, first)");
+            return NULL;
+        }
+        words += PyTuple_GET_SIZE(PyTuple_GET_ITEM(entry, 0));
+        Py_INCREF(entry);
+        PyTuple_SET_ITEM(found, i, entry);
+    }
+    PyObject *all = PyTuple_New(words);
+    if (all == NULL) {
+        Py_DECREF(found);
+        return NULL;
+    }
+    Py_ssize_t k = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *texts = PyTuple_GET_ITEM(PyTuple_GET_ITEM(found, i), 0);
+        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(texts); j++) {
+            PyObject *word = PyTuple_GET_ITEM(texts, j);
+            Py_INCREF(word);
+            PyTuple_SET_ITEM(all, k++, word);
+        }
+    }
+    /* Both hold only strings and immutable cache entries: no cycle can run through them. */
+    PyObject_GC_UnTrack(all);
+    PyObject_GC_UnTrack(found);
+    PyObject *doc = doc_type->tp_alloc(doc_type, 0);
+    PyObject *values[6] = {text, Py_None, Py_None, all, Py_None, found};
+    int failed = doc == NULL;
+    for (int i = 0; i < 6 && !failed; i++) {
+        failed = PyObject_GenericSetAttr(doc, DOC_SLOTS[i], values[i]) < 0;
+    }
+    Py_DECREF(all);
+    Py_DECREF(found);
+    if (failed) {
+        Py_XDECREF(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+static PyObject *
+docs_of_chunks(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyType_Check(args[2]) || !PyDict_CheckExact(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "docs_of_chunks(normalized, cache: dict, doc_type: type)");
+        return NULL;
+    }
+    PyObject *normalized = PySequence_Fast(args[0], "normalized must be a sequence");
+    if (normalized == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(normalized);
+    PyObject *out = PyList_New(n);
+    for (Py_ssize_t i = 0; out != NULL && i < n; i++) {
+        PyObject *pair = PySequence_Fast_GET_ITEM(normalized, i);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 || !PyUnicode_Check(PyTuple_GET_ITEM(pair, 0))
+            || !PyList_Check(PyTuple_GET_ITEM(pair, 1))) {
+            PyErr_SetString(PyExc_TypeError, "normalized items must be (text, list of chunks)");
+            Py_CLEAR(out);
+            break;
+        }
+        PyObject *doc = doc_of((PyTypeObject *)args[2], args[1], PyTuple_GET_ITEM(pair, 0), PyTuple_GET_ITEM(pair, 1));
+        if (doc == NULL) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, i, doc);
+    }
+    Py_DECREF(normalized);
+    return out;
+}
+
 static PyMethodDef methods[] = {
+    {"docs_of_chunks", (PyCFunction)(void (*)(void))docs_of_chunks, METH_FASTCALL,
+     "docs_of_chunks(normalized, cache, Doc) -> list of Doc or None (a chunk not cached): doc.py's loop."},
     {"match_docs", (PyCFunction)(void (*)(void))match_docs, METH_FASTCALL,
      "match_docs(docs, state) -> list of tuples of RuleMatch: Matcher.match's loop (see model/matcher.py)."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "model._matchloop", "The per-post loop of model.matcher in C.", -1, methods,
+    PyModuleDef_HEAD_INIT, "model._matchloop", "The per-post loops of model.matcher and model.doc in C.", -1, methods,
     NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC
 PyInit__matchloop(void)
 {
+    const char *names[6] = {"text", "_tokens", "_lemmas", "_words", "_starts", "_chunks"};
+    for (int i = 0; i < 6; i++) {
+        DOC_SLOTS[i] = PyUnicode_InternFromString(names[i]);
+        if (DOC_SLOTS[i] == NULL) {
+            return NULL;
+        }
+    }
     return PyModule_Create(&module);
 }

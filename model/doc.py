@@ -14,6 +14,13 @@ from model.lemma import Lemmatizer
 from model.normalize import normalize_split
 from model.tokens import Token, tokenize
 
+try:  # the loop over cached posts compiled (model/_matchloop.c); `_doc` below is the reference
+    from model._matchloop import docs_of_chunks as _docs_of_chunks
+
+    COMPILED = True
+except ImportError:  # not built: the same Docs, slower
+    COMPILED = False
+
 _set = object.__setattr__
 _text = operator.attrgetter("text")
 _first = operator.itemgetter(0)
@@ -148,23 +155,30 @@ def analyze(texts: Sequence[str], lemmatizer: Lemmatizer) -> list[Doc]:
     return _analyze_normalized(list(map(normalize_split, texts)), lemmatizer)
 
 
-def _analyze_normalized(normalized: Sequence[tuple[str, list[str]]], lemmatizer: Lemmatizer) -> list[Doc]:
-    """`analyze` after `normalize_split`."""
+def _analyze_normalized(
+    normalized: Sequence[tuple[str, list[str]]], lemmatizer: Lemmatizer, compiled: bool = True
+) -> list[Doc]:
+    """`analyze` after `normalize_split`. The loop over posts whose chunks are all cached runs compiled
+    (model/_matchloop.c) when built, unless `compiled=False` (tests compare the two)."""
     cache = _CHUNKS.get(lemmatizer)
     if cache is None:
         cache = _CHUNKS[lemmatizer] = {}
-    lookup = cache.__getitem__
-    docs: list[Doc] = []
-    append = docs.append
-    of_chunks = Doc._of_chunks
-    for text, chunks in normalized:
-        # Tuples, not lists: a tuple of untracked objects leaves the garbage collector's care.
-        try:
-            found = tuple(map(lookup, chunks))
-        except KeyError:  # a chunk not seen yet
-            found = tuple([cache.get(chunk) or _learn(cache, chunk, lemmatizer) for chunk in chunks])
-        append(of_chunks(text, found))
-    return docs
+    if compiled and COMPILED:
+        made: list[Doc | None] = _docs_of_chunks(normalized, cache, Doc)
+        return [
+            doc if doc is not None else _doc(text, chunks, cache, lemmatizer)  # a chunk not seen yet
+            for doc, (text, chunks) in zip(made, normalized, strict=True)
+        ]
+    return [_doc(text, chunks, cache, lemmatizer) for text, chunks in normalized]
+
+
+def _doc(text: str, chunks: list[str], cache: dict[str, _Chunk], lemmatizer: Lemmatizer) -> Doc:
+    # Tuples, not lists: a tuple of untracked objects leaves the garbage collector's care.
+    try:
+        found = tuple(map(cache.__getitem__, chunks))
+    except KeyError:  # a chunk not seen yet
+        found = tuple([cache.get(chunk) or _learn(cache, chunk, lemmatizer) for chunk in chunks])
+    return Doc._of_chunks(text, found)
 
 
 def _learn(cache: dict[str, _Chunk], chunk: str, lemmatizer: Lemmatizer) -> _Chunk:
