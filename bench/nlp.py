@@ -282,7 +282,7 @@ def stream(texts: list[str], lemmatizer: Lemmatizer, matcher: Matcher, compiled:
     """The firehose path: batches of 512 posts analyzed and matched; returns matches per post."""
     out = []
     for batch in batches(texts):
-        out += [len(m) for m in matcher.match(analyze(batch, lemmatizer), compiled=compiled)]
+        out += [len(m) for m in matcher.match(analyze(batch, lemmatizer, compiled), compiled=compiled)]
     return out
 
 
@@ -432,7 +432,7 @@ def main() -> None:
         ),
     }
     if COMPILED:
-        figures["end to end with the matcher's Python loop, `match(compiled=False)` (posts/s)"] = rate(
+        figures["end to end with the Python loops, `compiled=False` (posts/s)"] = rate(
             lambda: stream(texts, lemmatizer, matcher, compiled=False), len(texts), args.runs
         )
     e2e = figures["end to end: analyze + match, batches of 512 (posts/s)"]
@@ -498,7 +498,7 @@ def main() -> None:
         f"({len(_annotation_rules())} from annotations/rules), compiled in {compile_s:.2f} s.",
         f"Matches: {matched:.1%} of posts match at least one query, "
         f"{statistics.mean(per_post):.2f} matching queries per post.",
-        "Matcher loop: "
+        "Per-post loops of analysis and matching: "
         + ("compiled (model/_matchloop.c, built by `pip install -e .`)." if COMPILED
            else "Python (model/_matchloop.c is not built here: no compiler at install time)."),
         "",
@@ -559,12 +559,14 @@ def main() -> None:
         "split into words once per distinct chunk); `Doc.tokens` and `Doc.lemmas` are gathered from it",
         "on first use, since matching needs neither on its cache hits and most posts of a real stream",
         "go no further (the classifiers' path pays for them: the row 'then every post's lemmas and",
-        "tokens gathered'). The matcher's per-post loop is C (model/_matchloop.c): a unit lookup per",
+        "tokens gathered'). The loop over posts whose chunks are cached is C, and so is the matcher's",
+        "per-post loop (model/_matchloop.c): a unit lookup per",
         "word in the surface-form cache, the occurrence lists, the candidate rules, the spans of",
         "one-word and OR-of-words rules (most rules) and the requirements of the others (both sides",
         "of a NEAR, every word of a phrase); only rules that pass them are evaluated by their trees in",
-        "Python. The compiled loop and the Python loop give the same matches (tests/model:",
-        "test_equivalence against a naive evaluation, a hypothesis test of the two loops). The spans",
+        "Python. The compiled loops and the Python loops give the same Docs and matches (tests/model:",
+        "test_equivalence against a straightforward analysis and a naive evaluation, a hypothesis test of",
+        "the two matching loops). The spans",
         "and `RuleMatch` tuples it makes leave the garbage collector's care at once. Normalization",
         "is a few guarded regular-expression passes; most of its time on a plain post is `str.split`",
         "and the test for letters repeated three times. On the first pass, each new word the dictionary",

@@ -150,9 +150,9 @@ class Doc:
         return (Doc, self._key())
 
 
-def analyze(texts: Sequence[str], lemmatizer: Lemmatizer) -> list[Doc]:
-    """Normalize, tokenize and lemmatize a batch of raw post texts."""
-    return _analyze_normalized(list(map(normalize_split, texts)), lemmatizer)
+def analyze(texts: Sequence[str], lemmatizer: Lemmatizer, compiled: bool = True) -> list[Doc]:
+    """Normalize, tokenize and lemmatize a batch of raw post texts (`compiled`: see `_analyze_normalized`)."""
+    return _analyze_normalized(list(map(normalize_split, texts)), lemmatizer, compiled)
 
 
 def _analyze_normalized(
