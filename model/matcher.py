@@ -369,11 +369,8 @@ class Matcher:
         return _Post(occ, doc.words, self._punct)
 
     def _evaluate(self, part: int, post: _Post, doc: Doc) -> tuple[tuple[int, int], ...] | None:
-        """The spans of a part that needs its tree in the post, or None when it is false."""
-        present = post.present
-        for required in self._requires[part]:
-            if required.isdisjoint(present):
-                return None
+        """The spans of a part that needs its tree in the post, or None when it is false. The caller
+        has checked the part's requirements (the compiled loop in C, `_match_one` in Python)."""
         highlights = self._trees[part].truth(post)
         if highlights is None:
             return None
@@ -429,6 +426,8 @@ class Matcher:
                 else:
                     offsets = tuple([(starts[t], starts[t] + len(words[t])) for t in at])
             else:
+                if any(required.isdisjoint(present) for required in self._requires[part]):
+                    continue
                 found_offsets = self._evaluate(part, post, doc)
                 if found_offsets is None:
                     continue

@@ -1,8 +1,7 @@
 """`otklik token ...`: users and their API tokens (issue 7). A token is printed once, alone on the
 last line of the output, so scripts can take it with `tail -n 1`; the store keeps only its hash.
 
-`serving.cli` is imported inside the commands: it imports this module while it is being loaded
-(also as `python -m serving.cli`, when it is `__main__`)."""
+What the commands share comes from `serving.cli_common`; `serving.cli` registers them."""
 
 from __future__ import annotations
 

@@ -5,7 +5,6 @@ from each other."""
 
 from __future__ import annotations
 
-import gc
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,14 +36,9 @@ def open_predictor(bundle: Path | None) -> Any:
     if not path.exists():
         fail(f"no model bundle at {path}; train one with `otklik train`")
     try:
-        predictor = Predictor(load_bundle(path))
+        return Predictor(load_bundle(path))
     except BundleError as exc:
         fail(str(exc))
-    # The bundle lives as long as the command (the monitor: for days): keep the collector from
-    # scanning its objects again and again, as the server does after each load.
-    gc.collect()
-    gc.freeze()
-    return predictor
 
 
 BundleOpt = Annotated[Path | None, typer.Option("--bundle", help="bundle directory (default: var/models/current)")]

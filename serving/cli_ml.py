@@ -1,8 +1,8 @@
 """`otklik` commands: retraining, rollback, the bundle list, sampling for labelling, drift (issue 9).
 
 The logic lives in `training/` (retrain, gate, promotion, sampling, drift); these commands read the
-store and the settings and wire them together. `serving.cli` is imported inside the commands: it
-imports this module while it is being loaded (also as `python -m serving.cli`, when it is `__main__`).
+store and the settings and wire them together. What the commands share comes from `serving.cli_common`;
+`serving.cli` registers them.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ same edge as the API (`serving.ingest`), in batches: a bad line is reported on s
 number and skipped, the good ones are stored, and the exit code is 1 when any line was bad — so a
 rerun after fixing the file stores only what is missing (ingest is idempotent).
 
-`serving.cli` is imported inside the commands: it imports this module while it is being loaded.
+What the commands share comes from `serving.cli_common`; `serving.cli` registers them.
 """
 
 from __future__ import annotations

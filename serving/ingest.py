@@ -112,18 +112,8 @@ def ingest(
     with it (the monitoring loop's source cursor). Raises ValueError (Unroutable, UnknownPostRegion,
     or the store's check of a field) naming the post; then nothing of the batch is stored."""
     regions = resolve_regions(predictor, posts)
-    network_posts = [
-        NetworkPost(
-            network=p.network,
-            external_id=p.external_id,
-            text=p.text,
-            published_at=p.published_at,
-            region=region,
-            url=p.url,
-            author=p.author,
-            raw=p.raw,
-        )
-        for p, region in zip(posts, regions, strict=True)
+    network_posts = [  # the same fields, the region now resolved
+        NetworkPost(**{**vars(p), "region": region}) for p, region in zip(posts, regions, strict=True)
     ]
     with sessions() as session:
         return ingest_posts(
