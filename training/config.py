@@ -1,21 +1,32 @@
-"""The training configuration (`training/configs/*.toml`), typed and checked."""
+"""The training configuration (`training/configs/*.toml`), typed and checked when it is loaded.
+
+TrainConfig is a pydantic dataclass in strict mode: a value of the wrong type (`topic_C = "10"`) is
+refused at load time with the file, the section and the key, not deep inside scikit-learn. Paths are
+the one exception (a string is accepted); they are resolved against the project root by `load_config`.
+"""
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import ConfigDict, Field, ValidationError
+from pydantic.dataclasses import dataclass
 
 DEFAULT_CONFIG = Path(__file__).parent / "configs" / "default.toml"
+PATHS = ("corpus", "taxonomy", "regions", "rules")
+
+DataPath = Annotated[Path, Field(strict=False)]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=ConfigDict(strict=True, extra="forbid"))
 class TrainConfig:
-    corpus: Path
-    taxonomy: Path
-    regions: Path
-    rules: Path
+    corpus: DataPath
+    taxonomy: DataPath
+    regions: DataPath
+    rules: DataPath
     default_region: str
     min_df: int = 1
     char_weight: float = 1.0
@@ -45,7 +56,7 @@ class TrainConfig:
 
 
 def load_config(path: Path = DEFAULT_CONFIG, root: Path = Path(".")) -> TrainConfig:
-    """Flatten the TOML sections into one TrainConfig; unknown keys are an error."""
+    """Flatten the TOML sections into one TrainConfig; unknown keys and wrong types are an error."""
     try:
         raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -53,16 +64,30 @@ def load_config(path: Path = DEFAULT_CONFIG, root: Path = Path(".")) -> TrainCon
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"training config {path} is not valid TOML: {exc}") from exc
     flat: dict[str, Any] = {}
+    section_of: dict[str, str] = {}
     for section, values in raw.items():
         if not isinstance(values, dict):
-            raise ValueError(f"{path}: [{section}] must be a table")
-        flat.update(values)
+            raise ValueError(f"training config {path}: [{section}] must be a table")
+        for key, value in values.items():
+            if key in flat:
+                raise ValueError(f"training config {path}: {key} is set twice, in [{section_of[key]}] and [{section}]")
+            flat[key] = value
+            section_of[key] = section
     known = {f.name for f in fields(TrainConfig)}
     unknown = sorted(set(flat) - known)
     if unknown:
-        raise ValueError(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    for key in ("corpus", "taxonomy", "regions", "rules"):
-        if key not in flat:
-            raise ValueError(f"{path}: missing [data] {key}")
-        flat[key] = (root / flat[key]).resolve()
-    return TrainConfig(**flat)
+        raise ValueError(f"training config {path}: unknown setting(s) {', '.join(unknown)}; "
+                         f"known: {', '.join(sorted(known))}")
+    try:
+        cfg = TrainConfig(**flat)
+    except ValidationError as exc:
+        problems = [_problem(e, section_of) for e in exc.errors()]
+        raise ValueError(f"training config {path}: " + "; ".join(problems)) from None
+    return replace(cfg, **{key: (root / getattr(cfg, key)).resolve() for key in PATHS})
+
+
+def _problem(error: Any, section_of: dict[str, str]) -> str:
+    key = str(error["loc"][0]) if error["loc"] else "?"
+    if error["type"] == "missing":
+        return f"missing setting {key}" + (" (in [data])" if key in PATHS else "")
+    return f"[{section_of.get(key, '?')}] {key}: {error['msg']}, got {error['input']!r}"
