@@ -7,21 +7,17 @@ holds no secret. See `sources.example.toml` for every field.
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from model.records import NETWORKS
 
 NETWORK_KINDS = (*NETWORKS, "jsonl")
-_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
-_FIELDS = {
-    "id", "network", "base_url", "token", "token_env", "secret", "secret_env", "app_key", "account",
-    "queries", "communities", "region", "enabled", "reply", "page_size", "path", "api_version", "lookback",
-}
 
 
 class SourcesError(ValueError):
@@ -51,6 +47,56 @@ class SourceConfig:
     api_version: str = ""
     lookback: int = 60  # VK: seconds searched again before the last sweep's newest post (the index lags)
     max_text_chars: int = 10_000
+
+
+NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+class SourceEntry(BaseModel):
+    """One `[[source]]` table as written in the file. Each field's description is what it must be: the
+    error message says it (`'page_size' must be an integer from 1 to 1000`)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$",
+                    description="lower-case letters, digits, '_', '.', '-' (up to 64)")
+    network: str = Field(description=f"one of {', '.join(NETWORK_KINDS)}")
+    base_url: str = Field("", pattern=r"^(https?://\S+)?$",
+                          description="an http(s) URL, e.g. https://api.vk.com/method")
+    token: str | None = Field(None, description="a string")
+    token_env: NonEmpty | None = Field(None, description="the name of an environment variable")
+    secret: str | None = Field(None, description="a string")
+    secret_env: NonEmpty | None = Field(None, description="the name of an environment variable")
+    app_key: str = Field("", description="a string")
+    account: str = Field("", description="a string")
+    queries: list[NonEmpty] = Field([], description="a list of non-empty strings")
+    communities: list[NonEmpty] = Field([], description="a list of non-empty strings")
+    region: str | None = Field(None, description="a region code, e.g. perm-krai")
+    enabled: bool = Field(True, description="true or false")
+    reply: bool = Field(False, description="true or false")
+    page_size: int = Field(100, ge=1, le=1000, description="an integer from 1 to 1000")
+    path: NonEmpty | None = Field(None, description="the path of a JSONL file")
+    api_version: str = Field("", description="a string")
+    lookback: int = Field(60, ge=0, le=86_400, description="whole seconds from 0 to 86400")
+
+    @field_validator("network")
+    @classmethod
+    def _known_network(cls, value: str) -> str:
+        if value not in NETWORK_KINDS:
+            raise ValueError("unknown network")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        for name in ("token", "secret"):
+            if getattr(self, name) is not None and getattr(self, f"{name}_env") is not None:
+                raise ValueError(f"give '{name}' or '{name}_env', not both")
+        if self.network == "jsonl":
+            if self.path is None:
+                raise ValueError("a jsonl source needs 'path'")
+        elif not self.base_url:
+            raise ValueError(f"'base_url' must be {SourceEntry.model_fields['base_url'].description}")
+        return self
 
 
 def load_sources(path: Path, env: Mapping[str, str] | None = None, max_text_chars: int = 10_000,
@@ -85,66 +131,46 @@ def _source(item: Any, n: int, path: Path, env: Mapping[str, str], max_text_char
         raise SourcesError(f"{where}: expected a table")
     if isinstance(item.get("id"), str):
         where += f" ({item['id']})"
-    unknown = set(item) - _FIELDS
-    if unknown:
-        raise SourcesError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
-
-    def text(name: str, required: bool = False) -> str:
-        value = item.get(name, "")
-        if not isinstance(value, str) or (required and not value):
-            raise SourcesError(f"{where}: '{name}' must be a non-empty string")
-        return value
-
-    def strings(name: str) -> tuple[str, ...]:
-        value = item.get(name, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise SourcesError(f"{where}: '{name}' must be a list of non-empty strings")
-        return tuple(value)
-
-    def flag(name: str, default: bool) -> bool:
-        value = item.get(name, default)
-        if not isinstance(value, bool):
-            raise SourcesError(f"{where}: '{name}' must be true or false")
-        return value
+    try:
+        entry = SourceEntry.model_validate(item)
+    except ValidationError as exc:
+        raise SourcesError(f"{where}: {_problems(exc)}") from None
 
     def secret(name: str) -> str:
-        if name in item and f"{name}_env" in item:
-            raise SourcesError(f"{where}: give '{name}' or '{name}_env', not both")
-        if f"{name}_env" in item:
-            variable = text(f"{name}_env", required=True)
-            if not env.get(variable):
-                raise SourcesError(f"{where}: '{name}_env' names {variable}, which is not set")
-            return env[variable]
-        return text(name)
+        variable = getattr(entry, f"{name}_env")
+        if variable is None:
+            return str(getattr(entry, name) or "")
+        if not env.get(variable):
+            raise SourcesError(f"{where}: '{name}_env' names {variable}, which is not set")
+        return env[variable]
 
-    source_id = text("id", required=True)
-    if not _ID.match(source_id):
-        raise SourcesError(f"{where}: 'id' must be lower-case letters, digits, '_', '.', '-' (up to 64)")
-    network = text("network", required=True)
-    if network not in NETWORK_KINDS:
-        raise SourcesError(f"{where}: 'network' must be one of {', '.join(NETWORK_KINDS)}")
-    page_size = item.get("page_size", 100)
-    if not isinstance(page_size, int) or isinstance(page_size, bool) or not 1 <= page_size <= 1000:
-        raise SourcesError(f"{where}: 'page_size' must be an integer from 1 to 1000")
-    lookback = item.get("lookback", 60)
-    if not isinstance(lookback, int) or isinstance(lookback, bool) or not 0 <= lookback <= 86_400:
-        raise SourcesError(f"{where}: 'lookback' must be whole seconds from 0 to 86400")
-    region = item.get("region")
-    if region is not None and not isinstance(region, str):
-        raise SourcesError(f"{where}: 'region' must be a region code, e.g. perm-krai")
-    enabled = flag("enabled", True)
+    enabled = entry.enabled
     config = SourceConfig(
-        id=source_id, network=network, base_url=text("base_url"), token=secret("token") if enabled else "",
-        secret=secret("secret") if enabled else "", app_key=text("app_key"), account=text("account"),
-        queries=strings("queries"), communities=strings("communities"), region=region, enabled=enabled,
-        reply=flag("reply", False), page_size=page_size, api_version=text("api_version"),
-        path=Path(text("path")) if item.get("path") else None, lookback=lookback, max_text_chars=max_text_chars,
+        id=entry.id, network=entry.network, base_url=entry.base_url, token=secret("token") if enabled else "",
+        secret=secret("secret") if enabled else "", app_key=entry.app_key, account=entry.account,
+        queries=tuple(entry.queries), communities=tuple(entry.communities), region=entry.region,
+        enabled=enabled, reply=entry.reply, page_size=entry.page_size, api_version=entry.api_version,
+        path=Path(entry.path) if entry.path else None, lookback=entry.lookback, max_text_chars=max_text_chars,
     )
-    if network == "jsonl":
-        if config.path is None:
-            raise SourcesError(f"{where}: a jsonl source needs 'path'")
-    elif not config.base_url.startswith(("http://", "https://")):
-        raise SourcesError(f"{where}: 'base_url' must be an http(s) URL, e.g. https://api.vk.com/method")
-    if enabled and network != "jsonl" and not config.token:
+    if enabled and entry.network != "jsonl" and not config.token:
         raise SourcesError(f"{where}: no token: set 'token_env' to the environment variable holding it")
     return config
+
+
+def _problems(exc: ValidationError) -> str:
+    """Pydantic's errors as the file's author reads them: unknown fields together, then each field's rule.
+    Values are not repeated: a misplaced token must not end up in a log."""
+    unknown = sorted(str(e["loc"][0]) for e in exc.errors() if e["type"] == "extra_forbidden")
+    problems = [f"unknown field(s) {', '.join(unknown)}"] if unknown else []
+    for e in exc.errors():
+        if e["type"] == "extra_forbidden":
+            continue
+        if not e["loc"]:  # a rule across fields: its message is the whole story
+            problems.append(str(e["msg"]).removeprefix("Value error, "))
+            continue
+        name = str(e["loc"][0])
+        rule = SourceEntry.model_fields[name].description
+        text = f"'{name}' must be {rule}"
+        if text not in problems:
+            problems.append(text)
+    return "; ".join(problems)

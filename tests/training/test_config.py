@@ -53,7 +53,7 @@ def test_a_wrong_setting_is_refused_naming_the_file_section_and_key(tmp_path: Pa
 
 
 def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="absent.toml does not exist"):
+    with pytest.raises(ValueError, match=r"absent\.toml does not exist"):
         load_config(tmp_path / "absent.toml", ROOT)
 
 

@@ -51,11 +51,28 @@ BASE = 'id = "a"\nnetwork = "vk"\nbase_url = "http://127.0.0.1:1"\ntoken = "t"\n
     ("[[source]]\n" + BASE + 'reply = "yes"\n', "'reply' must be true or false"),
     ("[[source]]\n" + BASE + "[[source]]\n" + BASE, "source id 'a' is used twice"),
     ('[[source]]\nid = "f"\nnetwork = "jsonl"\n', "a jsonl source needs 'path'"),
+    ("[[source]]\n" + BASE + 'page_size = "100"\n', "'page_size' must be an integer from 1 to 1000"),
+    ("[[source]]\n" + BASE + "lookback = true\n", "'lookback' must be whole seconds from 0 to 86400"),
+    ("[[source]]\n" + BASE + "enabled = 1\n", "'enabled' must be true or false"),
+    ("[[source]]\n" + BASE + "region = 5\n", "'region' must be a region code"),
+    ("[[source]]\n" + BASE + 'communities = [""]\n', "'communities' must be a list of non-empty strings"),
+    ("[[source]]\n" + BASE.replace('id = "a"\n', ""), "source 1: 'id' must be lower-case"),
+    ("[[source]]\n" + BASE.replace('network = "vk"\n', ""), "'network' must be one of vk"),
+    ("[[source]]\n" + BASE + "colour = 1\npage_size = 0\nreply = 1\n",
+     "unknown field(s) colour; 'reply' must be true or false; 'page_size' must be an integer from 1 to 1000"),
+    ("source = [1]\n", "source 1: expected a table"),
 ])
 def test_mistakes_are_refused_naming_the_source_and_field(tmp_path: Path, body: str, message: str) -> None:
     with pytest.raises(SourcesError) as caught:
         load_sources(write(tmp_path, body), {})
     assert message in str(caught.value) and str(tmp_path) in str(caught.value)
+
+
+def test_a_token_of_the_wrong_type_is_refused_without_repeating_it(tmp_path: Path) -> None:
+    path = write(tmp_path, "[[source]]\n" + BASE.replace('token = "t"', "token = 987654321"))
+    with pytest.raises(SourcesError) as caught:
+        load_sources(path, {})
+    assert "'token' must be a string" in str(caught.value) and "987654321" not in str(caught.value)
 
 
 def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
