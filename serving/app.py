@@ -16,6 +16,7 @@ from serving.models import ModelHolder
 from serving.observability import Metrics, configure_logging, request_middleware
 from serving.routes import incidents, predict, stats, system
 from serving.settings import Settings
+from serving.shutdown import Stopping
 from serving.store import upgrade
 from serving.web import install as install_pages
 
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     holder = ModelHolder(settings.bundle_dir)
     engine = make_engine(settings.database_url)
     metrics = Metrics()
+    stopping = Stopping()
 
     def migrate() -> None:
         try:
@@ -62,7 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await run_in_threadpool(migrate)
         await run_in_threadpool(holder.try_load)
         retraining = scheduler.start(settings)  # None unless OTKLIK_RETRAIN_SCHEDULE is set
-        yield
+        with stopping.on_signals():
+            yield
         scheduler.stop(retraining)
         engine.dispose()
 
@@ -73,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessions = make_sessions(engine)
     app.state.schema_error = None
     app.state.metrics = metrics
+    app.state.stopping = stopping
     app.middleware("http")(request_middleware(metrics))
     app.add_middleware(JsonBodyGuard, max_bytes=settings.max_body_bytes)
     app.include_router(system.router)

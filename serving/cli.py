@@ -38,7 +38,10 @@ def train(
         from training.tracking import Tracker
 
         s.var_dir.mkdir(parents=True, exist_ok=True)
-        tracker = Tracker(s.mlflow_uri, cfg.experiment, artifact_root=s.var_dir / "mlartifacts")
+        try:
+            tracker = Tracker(s.mlflow_uri, cfg.experiment, artifact_root=s.var_dir / "mlartifacts")
+        except ImportError as exc:
+            fail(str(exc))
     try:
         from serving.cli_ml import store_feedback
 
@@ -234,7 +237,7 @@ def serve(
                    "`otklik train` writes one and /v1/model/reload is called", err=True)
     uvicorn.run(
         "serving.app:create_app", factory=True, host=host or s.host, port=port or s.port, workers=workers,
-        log_config=None, access_log=False,
+        log_config=None, access_log=False, timeout_graceful_shutdown=s.shutdown_seconds,
     )
 
 

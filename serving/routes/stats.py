@@ -8,7 +8,6 @@ also reveal a client that went away.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -31,6 +30,7 @@ from serving.limits import problem
 from serving.models import ModelHolder
 from serving.schemas import Problem
 from serving.settings import Settings
+from serving.shutdown import Stopping
 from serving.store import Clock
 from serving.store.stats import GROUPS, compute_stats
 
@@ -188,7 +188,8 @@ async def stream_stats(
 def event_stream(request: Request, compute: Callable[[], dict[str, Any]], settings: Settings) -> StreamingResponse:
     """The live feed of `compute`'s statistics; the dashboard page serves its own through it too."""
     return StreamingResponse(
-        stats_events(compute, settings.stats_poll_seconds, request.is_disconnected, settings.stats_stream_seconds),
+        stats_events(compute, settings.stats_poll_seconds, request.is_disconnected, settings.stats_stream_seconds,
+                     request.app.state.stopping),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -199,16 +200,18 @@ async def stats_events(
     poll_seconds: float,
     disconnected: Callable[[], Awaitable[bool]],
     max_seconds: float,
+    stopping: Stopping,
 ) -> AsyncIterator[str]:
     """Server-Sent Events: `stats` when the rows change, a heartbeat comment otherwise, until the client
-    goes or `max_seconds` have passed; then the client reconnects (EventSource does it by itself after
+    goes, `max_seconds` have passed or the worker is stopping; a planned end is announced by an `end` event
+    (`{"reason": "lifetime" | "stopping"}`). Then the client reconnects (EventSource does it by itself after
     `retry`), which checks its token again, so a revoked token loses its feed within `max_seconds`."""
     last: list[dict[str, Any]] | None = None
     events = 0
     ends = time.monotonic() + max_seconds
     yield f"retry: {int(poll_seconds * 1000)}\n\n"
     try:
-        while time.monotonic() < ends and not await disconnected():
+        while time.monotonic() < ends and not stopping.is_set() and not await disconnected():
             try:
                 payload = await run_in_threadpool(compute)
             except SQLAlchemyError as exc:  # the database may come back: say so and keep the dashboard connected
@@ -221,6 +224,9 @@ async def stats_events(
                     yield f"event: stats\ndata: {StatsOut.model_validate(payload).model_dump_json()}\n\n"
                 else:
                     yield ": heartbeat\n\n"
-            await asyncio.sleep(max(0.0, min(poll_seconds, ends - time.monotonic())))
+            await stopping.pause(max(0.0, min(poll_seconds, ends - time.monotonic())))
+        if not await disconnected():
+            reason = "stopping" if stopping.is_set() else "lifetime"
+            yield f"event: end\ndata: {json.dumps({'reason': reason})}\n\n"
     finally:  # the client went: the stream is cancelled or sees the disconnect
         log.info("stats stream ended", extra={"events": events})

@@ -23,6 +23,14 @@ def free_port() -> int:
 @contextmanager
 def running_server(env: dict[str, str], log: Path, workers: int = 1, timeout: float = 60.0) -> Iterator[str]:
     """Start the server, wait until /ready, yield its URL; its JSON log goes to `log`."""
+    with server_process(env, log, workers, timeout) as (url, _):
+        yield url
+
+
+@contextmanager
+def server_process(env: dict[str, str], log: Path, workers: int = 1, timeout: float = 60.0,
+                   ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`running_server` that also yields the process, for tests that signal it."""
     port = free_port()
     full_env = {**os.environ, **env}
     cmd = [sys.executable, "-m", "serving.cli", "serve", "--port", str(port), "--workers", str(workers)]
@@ -43,7 +51,7 @@ def running_server(env: dict[str, str], log: Path, workers: int = 1, timeout: fl
             if time.monotonic() > deadline:
                 raise RuntimeError("server did not become ready")
             time.sleep(0.2)
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         try:

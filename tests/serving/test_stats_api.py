@@ -127,6 +127,7 @@ def test_the_stream_ends_after_its_lifetime(stats_app: tuple[TestClient, FastAPI
     assert response.headers["content-type"].startswith("text/event-stream")
     assert response.text.startswith("retry: 50\n\nevent: stats\ndata: {")
     assert response.text.count("event: stats") == 1 and ": heartbeat" in response.text
+    assert response.text.endswith('event: end\ndata: {"reason": "lifetime"}\n\n')
 
 
 # ---- GET /v1/stats/stream over a real server --------------------------------------------------
