@@ -11,12 +11,13 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 # Stamp files: reinstall only when pyproject.toml or the C source of model/ changes (the install compiles it).
+# `make run` installs the core and the `train` extra (serving and `otklik train`); `make test` adds `dev`.
 $(VENV)/.installed: pyproject.toml model/_matchloop.c | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[train]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml model/_matchloop.c | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[train,dev]'
 	touch $@ $(VENV)/.installed
 
 $(BUNDLE)/meta.json: | $(VENV)/.installed
@@ -38,6 +39,7 @@ test: $(VENV)/.installed-dev browser
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -q
+	$(BIN)/python .ci/runtime_check.py
 
 clean:
 	rm -rf var mlruns .pytest_cache .mypy_cache .ruff_cache

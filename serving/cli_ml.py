@@ -111,7 +111,7 @@ def retrain(
                                  progress=lambda m: typer.echo(f"· {m}", err=True))
     except JobRunning as exc:
         fail(str(exc), code=3)
-    except (CorpusError, ValueError) as exc:
+    except (CorpusError, ValueError, ImportError) as exc:
         fail(str(exc))
     typer.echo(f"{result.status}: {result.reason}")
     if result.challenger is not None:

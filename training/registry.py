@@ -15,8 +15,9 @@ CHAMPION = "champion"
 
 class Registry:
     def __init__(self, tracking_uri: str, name: str) -> None:
-        import mlflow
+        from training.tracking import import_mlflow
 
+        mlflow = import_mlflow()
         self._mlflow = mlflow
         self.client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         self.name = name

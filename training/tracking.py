@@ -10,6 +10,16 @@ from typing import Any
 import numpy as np
 
 
+def import_mlflow() -> Any:
+    """mlflow, or an ImportError that says which extra brings it."""
+    try:
+        import mlflow
+    except ModuleNotFoundError as exc:
+        raise ImportError("MLflow is not installed: install the training extra (pip install 'otklik[train]'), "
+                          "or train with --no-track") from exc
+    return mlflow
+
+
 def flatten(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
     """Nested metrics -> {"topic.macro_f1": 0.9, ...}; non-numeric leaves are dropped."""
     out: dict[str, float] = {}
@@ -26,8 +36,7 @@ class Tracker:
     """One MLflow run per training: parameters, metrics, the bundle as artifacts, a registered version."""
 
     def __init__(self, tracking_uri: str, experiment: str, artifact_root: Path | None = None) -> None:
-        import mlflow
-
+        mlflow = import_mlflow()
         self._mlflow = mlflow
         mlflow.set_tracking_uri(tracking_uri)
         client = mlflow.MlflowClient()
