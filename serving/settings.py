@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     stats_poll_seconds: float = Field(default=5.0, gt=0, le=300)  # how often /v1/stats/stream reads the counters
     stats_stream_seconds: float = Field(default=300.0, gt=0)  # then the stream ends and the client reconnects
     # on SIGTERM a worker ends its event streams at once and gives other requests this long to finish
-    shutdown_seconds: float = Field(default=5.0, gt=0, le=300)
+    shutdown_seconds: int = Field(default=5, ge=1, le=300)
     host: str = "127.0.0.1"
     port: int = 8000
     # the monitoring loop (`otklik monitor`): sources, retries, answers posted back
