@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 import uuid
@@ -16,6 +17,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
+# A client's X-Request-ID is kept only when it is 1 to 128 visible ASCII characters (0x21-0x7E: letters,
+# digits, punctuation; no spaces, control or non-ASCII characters), so that it is safe to log and to send
+# back; any other value is replaced by a new id (32 hex digits).
+CLIENT_REQUEST_ID = re.compile(r"[!-~]{1,128}")
 log = logging.getLogger("otklik.http")
 
 
@@ -69,12 +74,19 @@ def route_of(request: Request) -> str:
     return getattr(route, "path", "unmatched")
 
 
+def choose_request_id(client_id: str | None) -> str:
+    """The client's id when it keeps CLIENT_REQUEST_ID's rule, else a new one."""
+    if client_id is not None and CLIENT_REQUEST_ID.fullmatch(client_id):
+        return client_id
+    return uuid.uuid4().hex
+
+
 CallNext = Callable[[Request], Awaitable[Response]]
 
 
 def request_middleware(metrics: Metrics) -> Callable[[Request, CallNext], Awaitable[Response]]:
     async def middleware(request: Request, call_next: CallNext) -> Response:
-        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
+        rid = choose_request_id(request.headers.get("x-request-id"))
         token = request_id.set(rid)
         start = time.perf_counter()
         status = 500

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -150,10 +151,29 @@ def test_health_ready_metrics(client: TestClient, bundle: Bundle) -> None:
     assert "otklik_http_request_seconds_bucket" in metrics.text
 
 
-def test_request_id_is_echoed(client: TestClient) -> None:
-    r = client.get("/health", headers={"X-Request-ID": "abc-123"})
-    assert r.headers["X-Request-ID"] == "abc-123"
-    assert len(client.get("/health").headers["X-Request-ID"]) == 32
+@pytest.mark.parametrize("given", ["abc-123", "a", "x" * 128, "req:7/9@edge;try=2", "0f8e!~{}[]"])
+def test_a_short_printable_request_id_is_kept(client: TestClient, given: str) -> None:
+    assert client.get("/health", headers={"X-Request-ID": given}).headers["X-Request-ID"] == given
+
+
+@pytest.mark.parametrize("given", [
+    "x" * 129,  # too long
+    "two words",  # a space
+    "tab\there",  # a control character
+    "del\x7f",
+    "заявка-1".encode(),  # not ASCII (sent as UTF-8 bytes)
+    b"\xff\xfe",
+    "",
+])
+def test_any_other_request_id_is_replaced_by_a_new_one(client: TestClient, given: str | bytes) -> None:
+    answer = client.get("/health", headers={"X-Request-ID": given})
+    assert answer.status_code == 200
+    assert re.fullmatch(r"[0-9a-f]{32}", answer.headers["X-Request-ID"])
+
+
+def test_without_a_request_id_each_request_gets_its_own(client: TestClient) -> None:
+    ids = {client.get("/health").headers["X-Request-ID"] for _ in range(3)}
+    assert len(ids) == 3 and all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
 
 
 def test_reload_needs_the_admin_token(client: TestClient) -> None:
