@@ -1,15 +1,18 @@
-"""The project as a user installs it: a wheel in a fresh venv with the extras `make run` installs and
-nothing of `dev`, then every module imported and the commands a user runs first.
+"""The project as a user installs it: a wheel with the extras `make run` installs and nothing of `dev`,
+every module imported, and the commands a user runs first.
 
-`make test` runs it after pytest (the test suite runs with the dev extras, so it cannot see a runtime
-dependency that only `dev` declares). Steps: build the wheel; install it with RUN_EXTRAS into a venv made
-from scratch for the declared dependencies (kept in ~/.cache/otklik-runtime under a hash of the core's and
-RUN_EXTRAS' requirement lists and the Python version, so a change to what is declared gets a new venv, and
-an unchanged list only reinstalls the wheel; pip's cache serves the packages); import every module of model/, training/
-and serving/ from the installed wheel, checking that model/ imports nothing of the web, the database or
-MLflow, and that serving's app and CLI do not import MLflow; then `otklik --help`, `otklik train` of a
-small bundle tracked in MLflow (SQLite), the MLflow registry's alias, `otklik predict` on a few posts and
-`otklik monitor --once` against the fake VK of the connector tests on 127.0.0.1.
+`make test` runs it after pytest, whose venv has the dev extras and so cannot see a package the code
+imports but only `dev` declares. Steps:
+1. build the wheel from a copy of the sources;
+2. install it with RUN_EXTRAS into a venv made from scratch for the declared requirements: the venv is
+   kept in ~/.cache/otklik-runtime under a hash of the core's and RUN_EXTRAS' requirement lists and the
+   Python version, so a changed list gets a new venv (from pip's cache) and an unchanged one only
+   reinstalls the wheel;
+3. import every module of model/, training/ and serving/ from the installed wheel: model/ must import
+   nothing of the web, the database or MLflow, and no module imports MLflow at import time;
+4. `otklik --help`; `otklik train` of a small bundle, tracked and registered in MLflow (SQLite), and the
+   registry's `champion` alias; `otklik predict` on a few posts; `otklik monitor --once` against the
+   fake VK of the connector tests on 127.0.0.1.
 
 Run it with the dev venv's python (it borrows the fake VK from tests/): `.venv/bin/python .ci/runtime_check.py`.
 """
@@ -47,7 +50,7 @@ POSTS = [
 ]
 
 IMPORTS = """
-import importlib, json, pkgutil, sys
+import importlib, pkgutil, sys
 
 def walk(package):
     importlib.import_module(package)
