@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from model.records import NETWORKS
+from serving.settings import Settings
 
 NETWORK_KINDS = (*NETWORKS, "jsonl")
+MAX_TEXT_CHARS: int = Settings.model_fields["max_text_chars"].default
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 _FIELDS = {
     "id", "network", "base_url", "token", "token_env", "secret", "secret_env", "app_key", "account",
@@ -50,10 +52,10 @@ class SourceConfig:
     path: Path | None = None  # jsonl: the file to import
     api_version: str = ""
     lookback: int = 60  # VK: seconds searched again before the last sweep's newest post (the index lags)
-    max_text_chars: int = 10_000
+    max_text_chars: int = MAX_TEXT_CHARS  # Settings.max_text_chars, handed over by load_sources
 
 
-def load_sources(path: Path, env: Mapping[str, str] | None = None, max_text_chars: int = 10_000,
+def load_sources(path: Path, env: Mapping[str, str] | None = None, max_text_chars: int = MAX_TEXT_CHARS,
                  ) -> list[SourceConfig]:
     """Every `[[source]]` of the file, checked; tokens read from the environment now."""
     env = os.environ if env is None else env

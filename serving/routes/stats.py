@@ -20,7 +20,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,11 +33,11 @@ from serving.schemas import Problem
 from serving.settings import Settings
 from serving.store import Clock
 from serving.store.stats import GROUPS, compute_stats
+from serving.validation import MAX_CODE, Clean, Instant
 
 router = APIRouter(prefix="/v1", tags=["statistics"])
 log = logging.getLogger("otklik.stats")
 
-MAX_CODE = 64
 GROUP_PATTERN = f"^({'|'.join(GROUPS)})$"
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "нет токена или токен неизвестен"},
@@ -85,11 +85,11 @@ class StatsQuery:
 
 def stats_query(
     group_by: Annotated[str, Query(pattern=GROUP_PATTERN, description="группировка: " + ", ".join(GROUPS))] = "none",
-    since: Annotated[AwareDatetime | None, Query(description="зарегистрированы не раньше (ISO 8601 с поясом)")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="зарегистрированы раньше (ISO 8601 с поясом)")] = None,
-    region: Annotated[str | None, Query(max_length=MAX_CODE, description="код региона")] = None,
-    agency: Annotated[str | None, Query(max_length=MAX_CODE, description="код ведомства")] = None,
-    municipality: Annotated[str | None, Query(max_length=MAX_CODE, description="ОКТМО муниципалитета")] = None,
+    since: Annotated[Instant | None, Query(description="зарегистрированы не раньше (ISO 8601 с поясом)")] = None,
+    until: Annotated[Instant | None, Query(description="зарегистрированы раньше (ISO 8601 с поясом)")] = None,
+    region: Annotated[Clean | None, Query(max_length=MAX_CODE, description="код региона")] = None,
+    agency: Annotated[Clean | None, Query(max_length=MAX_CODE, description="код ведомства")] = None,
+    municipality: Annotated[Clean | None, Query(max_length=MAX_CODE, description="ОКТМО муниципалитета")] = None,
 ) -> StatsQuery:
     if since is not None and until is not None and since >= until:
         raise HTTPException(422, [problem(["query", "until"], "until must be later than since")])
