@@ -112,8 +112,8 @@ def strict_json(text: str) -> Any:
         raise BadJson(f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno} (character {exc.pos})",
                       exc.pos) from None
     except _NotFinite:
-        raise BadJson("not valid JSON: a number is NaN, Infinity or beyond the range of a double; numbers must be "
-                      "finite") from None
+        raise BadJson("not valid JSON: a number is not finite or too large for a double; numbers must be finite") \
+            from None
     except RecursionError:
         where = _too_deep(text)
         raise BadJson(f"not valid JSON: arrays or objects nested more than {MAX_DEPTH} levels deep (at character "

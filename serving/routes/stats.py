@@ -182,13 +182,18 @@ async def stream_stats(
     settings: SettingsDep,
     clock: ClockDep,
 ) -> StreamingResponse:
-    return event_stream(request, calculator(query, caller, holder, sessions, clock), settings)
+    compute = calculator(query, caller, holder, sessions, clock)
+    return event_stream(request, compute, settings, await run_in_threadpool(compute))
 
 
-def event_stream(request: Request, compute: Callable[[], dict[str, Any]], settings: Settings) -> StreamingResponse:
-    """The live feed of `compute`'s statistics; the dashboard page serves its own through it too."""
+def event_stream(request: Request, compute: Callable[[], dict[str, Any]], settings: Settings,
+                 first: dict[str, Any]) -> StreamingResponse:
+    """The live feed of `compute`'s statistics, opening with `first` (computed before the answer starts,
+    so a database that is away is a 503, not a stream of errors); the dashboard page serves its own
+    through it too."""
     return StreamingResponse(
-        stats_events(compute, settings.stats_poll_seconds, request.is_disconnected, settings.stats_stream_seconds),
+        stats_events(compute, settings.stats_poll_seconds, request.is_disconnected, settings.stats_stream_seconds,
+                     first),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -199,18 +204,21 @@ async def stats_events(
     poll_seconds: float,
     disconnected: Callable[[], Awaitable[bool]],
     max_seconds: float,
+    first: dict[str, Any] | None = None,
 ) -> AsyncIterator[str]:
     """Server-Sent Events: `stats` when the rows change, a heartbeat comment otherwise, until the client
     goes or `max_seconds` have passed; then the client reconnects (EventSource does it by itself after
     `retry`), which checks its token again, so a revoked token loses its feed within `max_seconds`."""
     last: list[dict[str, Any]] | None = None
+    pending = first
     events = 0
     ends = time.monotonic() + max_seconds
     yield f"retry: {int(poll_seconds * 1000)}\n\n"
     try:
         while time.monotonic() < ends and not await disconnected():
             try:
-                payload = await run_in_threadpool(compute)
+                payload = pending if pending is not None else await run_in_threadpool(compute)
+                pending = None
             except SQLAlchemyError as exc:  # the database may come back: say so and keep the dashboard connected
                 log.warning("stats stream: %s", exc)
                 yield f"event: error\ndata: {json.dumps({'detail': 'statistics unavailable: database error'})}\n\n"

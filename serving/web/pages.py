@@ -430,7 +430,8 @@ def dashboard_stream(
     No CSRF token: it changes nothing, and the SameSite cookie is not sent with another site's
     EventSource (whose script could not read the answer anyway: there is no CORS)."""
     query = StatsQuery(group_by="none", since=None, until=None, region=None, agency=None, municipality=None)
-    return event_stream(request, calculator(query, caller, holder, sessions, clock), settings)
+    compute = calculator(query, caller, holder, sessions, clock)
+    return event_stream(request, compute, settings, compute())
 
 
 def statistics(request: Request, caller: Caller, clock: Clock, days: int) -> dict[str, Any]:
