@@ -21,7 +21,6 @@ from sqlalchemy import make_url
 
 from serving.app import create_app
 from serving.database import make_engine, make_sessions, scratch_schema
-from serving.problems import RETRY_AFTER
 from serving.store import SystemClock, create_user, issue_token, upgrade
 from tests.serving.conftest import ADMIN, make_settings
 from tests.serving.store.conftest import PG_URL, postgres  # noqa: F401
@@ -148,7 +147,7 @@ def call(client: TestClient, method: str, path: str, body: dict[str, Any] | None
 
 def unavailable(r: httpx.Response, where: str) -> None:
     assert r.status_code == 503, f"{where}: {r.status_code} {r.text[:300]}"
-    assert r.headers["retry-after"] == str(RETRY_AFTER), where
+    assert r.headers["retry-after"].isdigit(), where
     assert "Traceback" not in r.text and "File \"" not in r.text, where
 
 

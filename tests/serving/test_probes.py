@@ -16,7 +16,6 @@ from fastapi.testclient import TestClient
 
 from serving.store import ManualClock, get_incident, ingest_posts
 from serving.store.monitoring import predict_fn, rules_fn
-from serving.validation import MAX_ID
 from tests.serving.store.conftest import Db, migrated_postgres, migrated_sqlite, postgres  # noqa: F401
 from tests.serving.store.conftest import db as db
 from tests.serving.store.conftest import post as store_post
@@ -24,6 +23,7 @@ from tests.serving.test_incidents_api import POTHOLE, T0, Api, wire
 from tests.serving.test_incidents_api import api as api
 from tests.web.conftest import login
 
+MAX_ID = 2**63 - 1  # the store's ids are signed 64-bit integers
 SURROGATE = "\ud800"
 ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
 
