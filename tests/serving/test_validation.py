@@ -26,7 +26,7 @@ def test_the_text_limit_is_vks_own() -> None:
 
 
 @pytest.mark.parametrize(("text", "words"), [
-    ("Яма в Перми", None),
+    ("Яма у дома", None),
     ("👍", None),  # an emoji is a visible symbol
     ("", "empty"),
     (" \n\t\u00a0", "empty"),
