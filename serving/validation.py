@@ -104,10 +104,6 @@ def id_in_range(value: int) -> bool:
     return 1 <= value <= MAX_ID
 
 
-def finite_problem(value: float) -> str | None:
-    return None if math.isfinite(value) else "a number must be finite (not NaN, Infinity or out of range)"
-
-
 class PostFields(Protocol):
     """What `post_problems` reads of a post (`serving.ingest.IncomingPost` is one)."""
 

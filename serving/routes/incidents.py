@@ -55,7 +55,7 @@ router = APIRouter(prefix="/v1", tags=["incidents"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "нет токена или токен неизвестен"},
     403: {"model": Problem, "description": "роли не разрешено это действие"},
-    503: {"model": Problem, "description": "модель не загружена"},
+    503: {"model": Problem, "description": "модель не загружена или база недоступна (с заголовком Retry-After)"},
 }
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "нет такого инцидента"}}
 

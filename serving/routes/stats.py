@@ -43,6 +43,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "нет токена или токен неизвестен"},
     403: {"model": Problem, "description": "роли не разрешено смотреть статистику"},
     422: {"model": Problem, "description": "неверный параметр; в ответе сказано какой"},
+    503: {"model": Problem, "description": "база недоступна (с заголовком Retry-After)"},
 }
 
 
