@@ -21,6 +21,7 @@ from sqlalchemy import make_url
 
 from serving.app import create_app
 from serving.database import make_engine, make_sessions, scratch_schema
+from serving.deps import get_clock
 from serving.store import SystemClock, create_user, issue_token, upgrade
 from tests.serving.conftest import ADMIN, make_settings
 from tests.serving.store.conftest import PG_URL, postgres  # noqa: F401
@@ -222,3 +223,31 @@ def test_a_read_only_sqlite_file_is_503_on_writes_and_not_ready(trained: TrainRe
         assert service.client.get("/v1/queue", headers=admin).status_code == 200  # reading works
         api_unavailable(service.client.post("/v1/posts", json={"posts": [POST]}, headers=admin), "POST /v1/posts")
     assert not (tmp_path / "file:").exists()  # the URI is not taken for a folder
+
+
+def test_a_fault_is_one_json_log_line_with_the_request_id_and_no_traceback_to_the_client(
+    trained: TrainResult, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "otklik.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    with start(trained, tmp_path, f"sqlite:///file:{path}?mode=ro&uri=true", f"sqlite:///{path}") as service:
+        admin = service.headers["regional_admin"]
+        refused = service.client.post("/v1/posts", json={"posts": [POST]}, headers={**admin, "X-Request-ID": "probe-1"})
+
+        class Broken:
+            def now(self) -> Any:
+                raise RuntimeError("the clock broke")
+
+        service.client.app.dependency_overrides[get_clock] = Broken  # type: ignore[attr-defined]
+        failed = service.client.get("/v1/queue", headers={**admin, "X-Request-ID": "probe-2"})
+    assert refused.status_code == 503
+    assert failed.status_code == 500 and failed.json() == {
+        "detail": "internal error; quote the request id to the operator", "request_id": "probe-2"}
+    assert "Traceback" not in failed.text and "clock broke" not in failed.text
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    [unavailable] = [x for x in lines if x["request_id"] == "probe-1" and x["level"] == "warning"]
+    assert "readonly database" in unavailable["message"]
+    [fault] = [x for x in lines if x["request_id"] == "probe-2" and x["level"] == "error"]
+    assert "RuntimeError: the clock broke" in fault["exc"] and fault["path"] == "/v1/queue"
