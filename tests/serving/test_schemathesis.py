@@ -9,9 +9,9 @@ per operation run in every `make test`; the `slow` variant runs many more.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import schemathesis
@@ -55,24 +55,16 @@ def world(request: pytest.FixtureRequest, trained: TrainResult,
         yield World(app, headers)
 
 
-class _database:
+@contextmanager
+def _database(kind: str, var: Path) -> Iterator[str]:
     """The module's database: a SQLite file, or a fresh schema in PostgreSQL's `test` (skipped without it)."""
-
-    def __init__(self, kind: str, var: Path) -> None:
-        self.kind, self.var = kind, var
-        self._scratch: Any = None
-
-    def __enter__(self) -> str:
-        if self.kind == "sqlite":
-            return f"sqlite:///{self.var / 'otklik.db'}"
-        if (problem := postgres_problem()) is not None:
-            pytest.skip(problem)
-        self._scratch = scratch_schema(PG_URL, "otklik_fuzz")
-        return str(self._scratch.__enter__())
-
-    def __exit__(self, *exc: object) -> None:
-        if self._scratch is not None:
-            self._scratch.__exit__(*exc)
+    if kind == "sqlite":
+        yield f"sqlite:///{var / 'otklik.db'}"
+        return
+    if (problem := postgres_problem()) is not None:
+        pytest.skip(problem)
+    with scratch_schema(PG_URL, "otklik_fuzz") as url:
+        yield url
 
 
 def _schema(world: World, examples: int, coverage: bool) -> BaseSchema:
