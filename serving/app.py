@@ -14,6 +14,7 @@ from serving.database import make_engine, make_sessions
 from serving.limits import JsonBodyGuard
 from serving.models import ModelHolder
 from serving.observability import Metrics, configure_logging, request_middleware
+from serving.problems import install as install_problems
 from serving.routes import incidents, predict, stats, system
 from serving.settings import Settings
 from serving.shutdown import Stopping
@@ -39,7 +40,8 @@ Otklik находит жалобы граждан в соцсетях и нап�
 Все методы, кроме `/health`, `/ready`, `/metrics` и `/v1/predict`, требуют `Authorization: Bearer <токен>`;
 роль токена определяет, что видно и что разрешено. Времена инцидентов — в часовом поясе региона.
 
-Ошибки ввода — HTTP 4xx с JSON `{"detail": ...}`, где сказано, какое поле и что с ним не так.
+Ошибки ввода — HTTP 4xx с JSON `{"detail": ...}`, где сказано, какое поле и что с ним не так (сам неверный ввод
+в ответе не повторяется). База недоступна или только для чтения — 503 с `Retry-After`; сервис восстанавливается сам.
 """
 
 
@@ -75,10 +77,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = make_sessions(engine)
     app.state.schema_error = None
+    app.state.migrate = migrate
     app.state.metrics = metrics
     app.state.stopping = stopping
     app.middleware("http")(request_middleware(metrics))
     app.add_middleware(JsonBodyGuard, max_bytes=settings.max_body_bytes)
+    install_problems(app)
     app.include_router(system.router)
     app.include_router(predict.router)
     app.include_router(incidents.router)

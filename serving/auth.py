@@ -136,8 +136,10 @@ def unauthorized(message: str) -> HTTPException:
     return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def allow(permission: str) -> Callable[..., Caller]:
-    """The dependency of a route that needs `permission`: the caller, or 401/403."""
+def allow(permission: str, what: str | None = None) -> Callable[..., Caller]:
+    """The dependency of a route that needs `permission`: the caller, or 401/403. The 403 says the role
+    may not `what` (default: the permission's name), for a route whose actions need more than one."""
+    what = what or permission.replace("_", " ")
     if permission not in PERMISSIONS:
         raise KeyError(f"unknown permission {permission!r}; add it to serving.auth.PERMISSIONS")
 
@@ -148,7 +150,7 @@ def allow(permission: str) -> Callable[..., Caller]:
         if caller is None:
             raise unauthorized("unknown or revoked token")
         if not caller.may(permission):
-            raise HTTPException(403, f"role {caller.role!r} may not {permission.replace('_', ' ')}")
+            raise HTTPException(403, f"role {caller.role!r} may not {what}")
         return caller
 
     dependency.permission = permission  # type: ignore[attr-defined]  # read by the route audit test

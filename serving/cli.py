@@ -100,6 +100,7 @@ def predict(bundle: BundleOpt = None, batch: Annotated[int, typer.Option(min=1, 
     """JSONL posts (id, text, optional network, region) on stdin -> JSONL predictions on stdout."""
     from model.predictor import UnknownRegion
     from model.records import NETWORKS, Post
+    from serving.validation import jsonable
 
     predictor = open_predictor(bundle)
     max_chars = settings().max_text_chars
@@ -109,7 +110,7 @@ def predict(bundle: BundleOpt = None, batch: Annotated[int, typer.Option(min=1, 
         posts = [p for _, p in pending if isinstance(p, Post)]
         results = iter(predictor.predict(posts) if posts else [])
         for _, item in pending:
-            out = next(results).to_json() if isinstance(item, Post) else item
+            out = next(results).to_json() if isinstance(item, Post) else jsonable(item)  # an echoed id may not be UTF-8
             sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
         sys.stdout.flush()
         pending.clear()

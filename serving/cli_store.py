@@ -64,20 +64,21 @@ def opened(path: str) -> Iterator[TextIO]:
         fail(f"{path}: {exc}")
 
 
-def parse_line(obj: Any, predictor: Predictor, max_chars: int) -> IncomingPost | str:
+def parse_line(obj: Any, predictor: Predictor, max_chars: int, now: datetime) -> IncomingPost | str:
     """The post of one input line, or what is wrong with it (the same checks as `POST /v1/posts`)."""
     from pydantic import ValidationError
 
     from serving.incident_schemas import IncomingPostIn
-    from serving.ingest import IncomingPost, resolve_regions, text_problem
+    from serving.ingest import IncomingPost, resolve_regions
+    from serving.validation import jsonable, post_problems
 
     try:
         p = IncomingPostIn.model_validate(obj)
     except ValidationError as exc:
-        return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'post'}: {e['msg']}" for e in exc.errors())
-    wrong = text_problem(p.text, max_chars)
-    if wrong is not None:
-        return f"text: {wrong}"
+        return jsonable("; ".join(f"{'.'.join(map(str, e['loc'])) or 'post'}: {e['msg']}" for e in exc.errors()))
+    problems = post_problems(p, max_chars, now)
+    if problems:
+        return "; ".join(f"{name}: {wrong}" for name, wrong in problems)
     post = IncomingPost(network=p.network, external_id=p.external_id, text=p.text, published_at=p.published_at,
                         url=p.url, author=p.author, region=p.region)
     try:
@@ -119,7 +120,7 @@ def ingest(
             pending.clear()
 
         for n, obj in read_posts(iter(lines)):
-            post = obj if isinstance(obj, str) else parse_line(obj, predictor, max_chars)
+            post = obj if isinstance(obj, str) else parse_line(obj, predictor, max_chars, clock.now())
             if isinstance(post, str):
                 typer.echo(f"otklik: {post if post.startswith('line ') else f'line {n}: {post}'}; skipped", err=True)
                 totals["rejected"] += 1

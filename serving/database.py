@@ -14,12 +14,15 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+CONNECT_TIMEOUT = 5  # seconds
+NOT_REACHABLE = "database not reachable"
+
 
 def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout, and its folder."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
+        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
             # a folder that cannot be made shows up as "not reachable" in /ready, not as a crash
             with contextlib.suppress(OSError):
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -35,7 +38,8 @@ def make_engine(url: str) -> Engine:
                 cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # A server that does not answer is an error after CONNECT_TIMEOUT (503, try again), not a hung request.
+    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_TIMEOUT})
 
 
 def _wal(cursor: Any, patience: float = 30.0) -> None:
@@ -62,13 +66,25 @@ def make_sessions(engine: Engine) -> sessionmaker[Session]:
 
 
 def reachable(engine: Engine) -> str | None:
-    """None when the database answers, else what went wrong."""
+    """None when the database answers and takes writes, else what went wrong.
+
+    The write is an UPDATE of no row of the migrations' own table, rolled back: a read-only
+    database (a file without write permission, a PostgreSQL standby or read-only transaction)
+    refuses it like any write, and nothing changes either way."""
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-        return None
     except Exception as exc:  # any driver error means "not ready"; the message says which
-        return f"database not reachable: {type(exc).__name__}: {exc}".splitlines()[0]
+        return f"{NOT_REACHABLE}: {type(exc).__name__}: {exc}".splitlines()[0]
+    try:
+        with engine.connect() as conn:
+            try:
+                conn.execute(text("UPDATE alembic_version SET version_num = version_num WHERE 1 = 0"))
+            finally:
+                conn.rollback()
+    except Exception as exc:
+        return f"database does not take writes: {type(exc).__name__}: {exc}".splitlines()[0]
+    return None
 
 
 @contextlib.contextmanager

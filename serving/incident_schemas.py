@@ -8,15 +8,20 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from serving.schemas import Network
-
-MAX_EXTERNAL_ID = 128
-MAX_URL = 2048
-MAX_AUTHOR = 256
-MAX_COMMENT = 2000
-MAX_CODE = 64
+from serving.validation import (
+    MAX_AUTHOR,
+    MAX_CODE,
+    MAX_COMMENT,
+    MAX_EXTERNAL_ID,
+    MAX_ID,
+    MAX_URL,
+    Clean,
+    Instant,
+    Link,
+)
 
 INCOMING_EXAMPLE: dict[str, Any] = {
     "network": "vk",
@@ -33,16 +38,18 @@ class IncomingPostIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [INCOMING_EXAMPLE]})
 
     network: Network = Field(description="соцсеть: vk, ok, telegram, x, facebook, instagram")
-    external_id: str = Field(
+    external_id: Clean = Field(
         min_length=1,
         max_length=MAX_EXTERNAL_ID,
         description="идентификатор поста в соцсети; пара (network, external_id) уникальна",
     )
-    text: str = Field(description="текст поста; не пустой, не длиннее лимита (по умолчанию 10 000 символов)")
-    published_at: AwareDatetime = Field(description="время публикации с часовым поясом, ISO 8601")
-    url: str | None = Field(None, max_length=MAX_URL, description="ссылка на пост")
-    author: str | None = Field(None, max_length=MAX_AUTHOR, description="автор поста")
-    region: str | None = Field(
+    text: str = Field(description="текст поста: видимые символы, не длиннее лимита (по умолчанию 16 384 символа)")
+    published_at: Instant = Field(
+        description="время публикации с часовым поясом, ISO 8601; не раньше 2000-01-01 и не позже суток от текущего"
+    )
+    url: Link | None = Field(None, max_length=MAX_URL, description="ссылка на пост: http:// или https://")
+    author: Clean | None = Field(None, max_length=MAX_AUTHOR, description="автор поста")
+    region: Clean | None = Field(
         None,
         max_length=MAX_CODE,
         description="код региона; по умолчанию — единственный регион модели, при нескольких — по топонимам поста "
@@ -158,11 +165,12 @@ class DecisionIn(BaseModel):
         description="accept — принять подсказки; correct — исправить метки; dismiss — не жалоба (с причиной); "
         "reassign — «не наше», вернуть в очередь (с комментарием)"
     )
-    version: int = Field(ge=1, description="версия инцидента, которую видел пользователь")
-    topic: str | None = Field(None, max_length=MAX_CODE, description="новая тема (только для correct)")
-    agency: str | None = Field(None, max_length=MAX_CODE, description="новое ведомство (только для correct)")
-    municipality: str | None = Field(None, max_length=MAX_CODE, description="ОКТМО (только для correct)")
-    reason: str | None = Field(None, max_length=MAX_COMMENT, description="причина (обязательна для dismiss и reassign)")
+    version: int = Field(ge=1, le=MAX_ID, description="версия инцидента, которую видел пользователь")
+    topic: Clean | None = Field(None, max_length=MAX_CODE, description="новая тема (только для correct)")
+    agency: Clean | None = Field(None, max_length=MAX_CODE, description="новое ведомство (только для correct)")
+    municipality: Clean | None = Field(None, max_length=MAX_CODE, description="ОКТМО (только для correct)")
+    reason: Clean | None = Field(None, max_length=MAX_COMMENT,
+                                 description="причина (обязательна для dismiss и reassign)")
 
 
 class ResponseIn(BaseModel):
@@ -173,8 +181,8 @@ class ResponseIn(BaseModel):
         },
     )
 
-    text: str = Field(min_length=1, description="ответ ведомства; не длиннее лимита (по умолчанию 10 000 символов)")
-    url: str | None = Field(None, max_length=MAX_URL, description="ссылка на опубликованный ответ")
+    text: str = Field(min_length=1, description="ответ ведомства; не длиннее лимита (по умолчанию 16 384 символа)")
+    url: Link | None = Field(None, max_length=MAX_URL, description="ссылка на опубликованный ответ: http:// или https://")
 
 
 class ConflictOut(BaseModel):

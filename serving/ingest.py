@@ -59,15 +59,6 @@ class UnknownPostRegion(UnknownRegion):
         self.external_id = external_id
 
 
-def text_problem(text: str, limit: int) -> str | None:
-    """What is wrong with a post's (or an answer's) text, or None: the API and the CLI say the same."""
-    if not text.strip():
-        return "text is empty or only whitespace"
-    if len(text) > limit:
-        return f"text has {len(text)} characters; the limit is {limit}"
-    return None
-
-
 def resolve_regions(predictor: Predictor, posts: Sequence[IncomingPost]) -> list[str]:
     """The region of each post. Raises UnknownPostRegion or Unroutable for the first post that has none."""
     known = predictor.regions

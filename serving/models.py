@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from model.bundle import BundleError, load_bundle
+from model.bundle import Bundle, BundleError, load_bundle
 from model.lemma import Lemmatizer
 from model.predictor import Predictor
 from model.records import Post
@@ -17,6 +17,42 @@ from model.records import Post
 log = logging.getLogger("otklik.models")
 WARMUP = Post(id="warmup", text="Третий день нет горячей воды в Перми")
 FOLLOW_SECONDS = 1.0  # how often a worker looks where `current` points
+
+
+def open_predictor(bundle_dir: Path, lemmatizer: Lemmatizer | None = None) -> Predictor:
+    """The predictor of a bundle, scored once on a known post; BundleError for every way it can fail.
+
+    `load_bundle` refuses a wrong protocol or hash with BundleError; whatever else breaks on the way
+    (a pickle rewritten with its hashes, a classifier of the wrong shapes, labels the directories do
+    not know) is an exception of any type from unpickling, the predictor or the first prediction:
+    it becomes a BundleError too, so the server and the CLI have one failure to handle."""
+    try:
+        bundle = load_bundle(bundle_dir)
+        if (wrong := labels_problem(bundle)) is not None:
+            raise BundleError(f"{bundle_dir}: {wrong}; retrain with `otklik train`")
+        predictor = Predictor(bundle, lemmatizer)
+        predictor.predict([WARMUP], explain=True)  # also compiles caches before traffic arrives
+    except BundleError:
+        raise
+    except Exception as exc:
+        why = (str(exc).strip().splitlines() or [""])[0][:300]
+        raise BundleError(f"{bundle_dir} does not load: {type(exc).__name__}: {why}; it was not written by this "
+                          "Otklik or was damaged; retrain with `otklik train`") from exc
+    return predictor
+
+
+def labels_problem(bundle: Bundle) -> str | None:
+    """A head whose classes are not the labels meta.json lists, or not codes of the bundle's taxonomy."""
+    heads = {"topics": (bundle.classifier.topic.classes_, bundle.taxonomy.topics),
+             "agencies": (bundle.classifier.agency.classes_, bundle.taxonomy.agencies)}
+    listed = bundle.meta.get("labels", {})
+    for name, (classes, known) in heads.items():
+        labels = [str(c) for c in classes]
+        if name in listed and labels != list(listed[name]):
+            return f"its {name} head predicts other labels than the {len(listed[name])} meta.json lists"
+        if unknown := sorted(set(labels) - set(known)):
+            return f"its {name} head predicts codes its taxonomy does not know: {', '.join(unknown[:5])}"
+    return None
 
 
 class ModelHolder:
@@ -79,11 +115,10 @@ class ModelHolder:
                 raise BundleError(f"no model bundle at {self.bundle_dir}; train one with `otklik train`")
             target = os.path.realpath(self.bundle_dir)
             try:
-                predictor = Predictor(load_bundle(Path(target)), self._lemmatizer)
+                predictor = open_predictor(Path(target), self._lemmatizer)
             except BundleError:
                 self._refused_target = target
                 raise
-            predictor.predict([WARMUP], explain=True)  # compile caches before traffic arrives
             self._current = predictor
             self._loaded_target, self._refused_target = target, None
             # The bundle's objects live until the next reload: keep the collector from scanning them

@@ -84,6 +84,13 @@ def choose_request_id(client_id: str | None) -> str:
 CallNext = Callable[[Request], Awaitable[Response]]
 
 
+def internal_error(exc: BaseException, path: str) -> Response:
+    """The 500 answer to an unexpected exception: no traceback to the client, one JSON log line with it."""
+    log.error("unhandled %s", type(exc).__name__, exc_info=exc, extra={"path": path})
+    body = {"detail": "internal error; quote the request id to the operator", "request_id": request_id.get()}
+    return Response(json.dumps(body), status_code=500, media_type="application/json")
+
+
 def request_middleware(metrics: Metrics) -> Callable[[Request, CallNext], Awaitable[Response]]:
     async def middleware(request: Request, call_next: CallNext) -> Response:
         rid = choose_request_id(request.headers.get("x-request-id"))
@@ -91,7 +98,10 @@ def request_middleware(metrics: Metrics) -> Callable[[Request, CallNext], Awaita
         start = time.perf_counter()
         status = 500
         try:
-            response = await call_next(request)
+            try:
+                response = await call_next(request)
+            except Exception as exc:  # a bug: the client gets the request id, the log gets the traceback
+                response = internal_error(exc, request.url.path)
             status = response.status_code
             response.headers["X-Request-ID"] = rid
             return response

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from serving.validation import Clean
+
 Network = Literal["vk", "ok", "telegram", "x", "facebook", "instagram"]
 
 POST_EXAMPLE: dict[str, Any] = {
@@ -19,10 +21,10 @@ POST_EXAMPLE: dict[str, Any] = {
 class PostIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [POST_EXAMPLE]})
 
-    id: str = Field(min_length=1, max_length=200, description="идентификатор поста у вызывающей стороны")
-    text: str = Field(description="текст поста; не пустой, не длиннее лимита (по умолчанию 10 000 символов)")
+    id: Clean = Field(min_length=1, max_length=200, description="идентификатор поста у вызывающей стороны")
+    text: str = Field(description="текст поста: видимые символы, не длиннее лимита (по умолчанию 16 384 символа)")
     network: Network | None = Field(None, description="соцсеть: vk, ok, telegram, x, facebook, instagram")
-    region: str | None = Field(
+    region: Clean | None = Field(
         None, description="код региона (файл annotations/regions/<код>.yaml); по умолчанию — регион модели"
     )
 

@@ -22,10 +22,10 @@ class Settings(BaseSettings):
     mlflow_uri: str = ""  # default: sqlite under var_dir
     models_dir: Path | None = None  # default: var_dir/models
     admin_token: str = DEV_ADMIN_TOKEN
-    max_text_chars: int = Field(default=10_000, ge=1)
+    max_text_chars: int = Field(default=16_384, ge=1)  # a post's or an answer's text; VK's own limit
     max_posts: int = Field(default=1_000, ge=1)
-    # 1,000 posts of 10,000 Cyrillic characters are 20 MB as UTF-8 JSON (60 MB if every letter is escaped).
-    max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    # 1,000 posts of 16,384 Cyrillic characters are 33 MB as UTF-8 JSON (100 MB if every letter is escaped).
+    max_body_bytes: int = Field(default=48 * 1024 * 1024, ge=1024)
     stats_poll_seconds: float = Field(default=5.0, gt=0, le=300)  # how often /v1/stats/stream reads the counters
     stats_stream_seconds: float = Field(default=300.0, gt=0)  # then the stream ends and the client reconnects
     # on SIGTERM a worker ends its event streams at once and gives other requests this long to finish

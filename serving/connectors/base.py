@@ -22,6 +22,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 
 from serving.connectors.config import SourceConfig
 from serving.ingest import IncomingPost
+from serving.validation import MAX_AUTHOR, jsonable, post_problems, url_problem
 
 log = logging.getLogger("otklik.connectors")
 
@@ -215,32 +216,39 @@ class HttpConnector(ABC):
 
 def make_post(source: SourceConfig, network: str, external_id: str, text: Any, published_at: Any,
               url: str | None = None, author: Any = None, raw: dict[str, Any] | None = None) -> IncomingPost:
-    """The common post record; raises ValueError (the item is skipped) when a field is unusable."""
-    if not isinstance(text, str) or not text.strip():
+    """The common post record, checked by the rules of `POST /v1/posts` (`serving.validation`); raises
+    ValueError (the item is skipped) when a field is unusable. A link that is not http(s) is dropped,
+    not the post: the complaint still counts, it is only not shown as a link."""
+    if not isinstance(text, str):
         raise ValueError("no text")
-    if len(text) > source.max_text_chars:
-        raise ValueError(f"text of {len(text)} characters, the limit is {source.max_text_chars}")
-    if not external_id or len(external_id) > 128:
-        raise ValueError(f"external id {external_id!r}")
-    if url is not None and (not isinstance(url, str) or len(url) > 2048):
-        raise ValueError("url is not a string of up to 2048 characters")
-    return IncomingPost(network=network, external_id=external_id, text=text, published_at=timestamp(published_at),
-                        url=url, author=None if author is None else str(author)[:256], region=source.region,
+    if url is not None and (not isinstance(url, str) or url_problem(url) is not None):
+        log.warning("%s: post %s: url dropped: %s", source.id, jsonable(external_id),
+                    url_problem(url) if isinstance(url, str) else "not a string", extra={"source": source.id})
+        url = None
+    post = IncomingPost(network=network, external_id=external_id, text=text, published_at=timestamp(published_at),
+                        url=url, author=None if author is None else str(author)[:MAX_AUTHOR], region=source.region,
                         raw=raw)
+    problems = post_problems(post, source.max_text_chars, datetime.now(UTC))
+    if problems:
+        raise ValueError("; ".join(wrong for _, wrong in problems))
+    return post
 
 
 def timestamp(value: Any) -> datetime:
     """Unix seconds (int or numeric string) or ISO 8601 with an offset, as an aware UTC datetime."""
     if isinstance(value, bool):
-        raise ValueError(f"bad timestamp {value!r}")
-    if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
-        return datetime.fromtimestamp(float(value), UTC)
-    if isinstance(value, str):
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        if moment.tzinfo is None:
-            raise ValueError(f"timestamp {value!r} has no time zone")
-        return moment.astimezone(UTC)
-    raise ValueError(f"bad timestamp {value!r}")
+        raise ValueError("bad timestamp: true or false")
+    try:
+        if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
+            return datetime.fromtimestamp(float(value), UTC)
+        if isinstance(value, str):
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if moment.tzinfo is None:
+                raise ValueError("timestamp has no time zone")
+            return moment.astimezone(UTC)
+    except (OverflowError, OSError):  # beyond what a datetime holds: 1e400, year 9999 west of UTC
+        raise ValueError("timestamp out of range") from None
+    raise ValueError(f"bad timestamp of type {type(value).__name__}")
 
 
 def retry_after_of(headers: Mapping[str, str], body: str = "") -> float | None:

@@ -16,8 +16,10 @@ from typing import Annotated, Any, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from model.records import NETWORKS
+from serving.settings import Settings
 
 NETWORK_KINDS = (*NETWORKS, "jsonl")
+MAX_TEXT_CHARS: int = Settings.model_fields["max_text_chars"].default
 
 
 class SourcesError(ValueError):
@@ -46,7 +48,7 @@ class SourceConfig:
     path: Path | None = None  # jsonl: the file to import
     api_version: str = ""
     lookback: int = 60  # VK: seconds searched again before the last sweep's newest post (the index lags)
-    max_text_chars: int = 10_000
+    max_text_chars: int = MAX_TEXT_CHARS  # Settings.max_text_chars, handed over by load_sources
 
 
 NonEmpty = Annotated[str, Field(min_length=1)]
@@ -99,7 +101,7 @@ class SourceEntry(BaseModel):
         return self
 
 
-def load_sources(path: Path, env: Mapping[str, str] | None = None, max_text_chars: int = 10_000,
+def load_sources(path: Path, env: Mapping[str, str] | None = None, max_text_chars: int = MAX_TEXT_CHARS,
                  ) -> list[SourceConfig]:
     """Every `[[source]]` of the file, checked; tokens read from the environment now."""
     env = os.environ if env is None else env

@@ -26,7 +26,7 @@ from serving.incident_schemas import (
     QueueOut,
     ResponseIn,
 )
-from serving.ingest import IncomingPost, UnknownPostRegion, Unroutable, ingest, resolve_regions, text_problem
+from serving.ingest import IncomingPost, UnknownPostRegion, Unroutable, ingest, resolve_regions
 from serving.limits import problem
 from serving.schemas import Problem
 from serving.store import (
@@ -46,6 +46,7 @@ from serving.store import (
 )
 from serving.store.queue import MAX_LIMIT
 from serving.store.tables import STATUSES
+from serving.validation import Clean, id_in_range, post_problems, text_problem
 
 router = APIRouter(prefix="/v1", tags=["incidents"])
 
@@ -54,7 +55,7 @@ router = APIRouter(prefix="/v1", tags=["incidents"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "нет токена или токен неизвестен"},
     403: {"model": Problem, "description": "роли не разрешено это действие"},
-    503: {"model": Problem, "description": "модель не загружена"},
+    503: {"model": Problem, "description": "модель не загружена или база недоступна (с заголовком Retry-After)"},
 }
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "нет такого инцидента"}}
 
@@ -67,6 +68,8 @@ def zones(predictor: Predictor) -> Callable[[Incident], dict[str, Any]]:
 
 def _visible(sessions: SessionsDep, incident_id: int, caller: Caller, clock: Clock) -> Incident:
     """The incident, or 404 also when it exists outside the caller's scope (existence does not leak)."""
+    if not id_in_range(incident_id):
+        raise HTTPException(404, f"no incident {incident_id}")
     try:
         with sessions() as session:
             incident = get_incident(session, incident_id, clock)
@@ -112,9 +115,10 @@ def post_posts(
     if len(body.posts) > settings.max_posts:
         problems.append(problem(["body", "posts"], f"{len(body.posts)} posts in one request; the limit is "
                                                    f"{settings.max_posts}"))
+    now = clock.now()
     for i, p in enumerate(body.posts):
-        if (wrong := text_problem(p.text, settings.max_text_chars)) is not None:
-            problems.append(problem(["body", "posts", i, "text"], wrong))
+        problems += [problem(["body", "posts", i, name], wrong)
+                     for name, wrong in post_problems(p, settings.max_text_chars, now)]
     if problems:
         raise HTTPException(422, problems)
     own = caller.scope.region
@@ -176,19 +180,19 @@ def get_queue(
     predictor: PredictorDep,
     sessions: SessionsDep,
     clock: ClockDep,
-    region: Annotated[str | None, Query(max_length=64, description="код региона")] = None,
+    region: Annotated[Clean | None, Query(max_length=64, description="код региона")] = None,
     status: Annotated[
         list[str] | None,
         Query(description="статус: new, routed, answered, dismissed; можно повторять или через запятую"),
     ] = None,
-    topic: Annotated[str | None, Query(max_length=64, description="тема (итоговая или предложенная)")] = None,
-    agency: Annotated[str | None, Query(max_length=64, description="ведомство")] = None,
-    municipality: Annotated[str | None, Query(max_length=64, description="ОКТМО муниципалитета")] = None,
+    topic: Annotated[Clean | None, Query(max_length=64, description="тема (итоговая или предложенная)")] = None,
+    agency: Annotated[Clean | None, Query(max_length=64, description="ведомство")] = None,
+    municipality: Annotated[Clean | None, Query(max_length=64, description="ОКТМО муниципалитета")] = None,
     needs_review: Annotated[bool | None, Query(description="модель не уверена")] = None,
     overdue: Annotated[bool | None, Query(description="срок ответа прошёл")] = None,
     order: Annotated[Literal["deadline", "uncertainty"], Query(description="по сроку или неуверенности")] = "deadline",
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"размер страницы, 1..{MAX_LIMIT}")] = 50,
-    cursor: Annotated[str | None, Query(max_length=512, description="next_cursor предыдущей страницы")] = None,
+    cursor: Annotated[Clean | None, Query(max_length=512, description="next_cursor предыдущей страницы")] = None,
 ) -> dict[str, Any]:
     wanted = QueueFilter(region=region, status=_statuses(status), topic=topic, agency=agency,
                          municipality=municipality, needs_review=needs_review, overdue=overdue)
@@ -231,12 +235,12 @@ def get_one(
 def post_decision(
     incident_id: int,
     body: DecisionIn,
-    caller: Annotated[Caller, Depends(allow("reassign"))],
+    caller: Annotated[Caller, Depends(allow("reassign", "decide on incidents (accept, correct, dismiss or reassign)"))],
     predictor: PredictorDep,
     sessions: SessionsDep,
     clock: ClockDep,
 ) -> Any:
-    if body.action != "reassign" and not caller.may("decide"):
+    if body.action != "reassign" and not caller.may("decide"):  # an agency
         raise HTTPException(403, f"role {caller.role!r} may not {body.action} an incident; it may only reassign")
     _visible(sessions, incident_id, caller, clock)
     labels = Labels(topic=body.topic, agency=body.agency, municipality=body.municipality)

@@ -13,6 +13,7 @@ from serving.auth import allow_predict
 from serving.deps import MetricsDep, PredictorDep, SettingsDep
 from serving.limits import problem
 from serving.schemas import PredictRequest, PredictResponse, Problem
+from serving.validation import text_problem
 
 router = APIRouter(prefix="/v1", tags=["prediction"])
 
@@ -28,12 +29,8 @@ def input_problems(
     for i, post in enumerate(body.posts):
         if counts[post.id] > 1:
             out.append(problem(["body", "posts", i, "id"], f"duplicate id {post.id!r} in this request"))
-        if not post.text.strip():
-            out.append(problem(["body", "posts", i, "text"], "text is empty or only whitespace"))
-        elif len(post.text) > max_chars:
-            out.append(
-                problem(["body", "posts", i, "text"], f"text has {len(post.text)} characters; the limit is {max_chars}")
-            )
+        if (wrong := text_problem(post.text, max_chars)) is not None:
+            out.append(problem(["body", "posts", i, "text"], wrong))
         if post.region is not None and post.region not in regions:
             out.append(problem(["body", "posts", i, "region"],
                                f"unknown region {post.region!r}; known regions: {', '.join(regions)}"))

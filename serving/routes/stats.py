@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,16 +33,17 @@ from serving.settings import Settings
 from serving.shutdown import Stopping
 from serving.store import Clock
 from serving.store.stats import GROUPS, compute_stats
+from serving.validation import MAX_CODE, Clean, Instant
 
 router = APIRouter(prefix="/v1", tags=["statistics"])
 log = logging.getLogger("otklik.stats")
 
-MAX_CODE = 64
 GROUP_PATTERN = f"^({'|'.join(GROUPS)})$"
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "нет токена или токен неизвестен"},
     403: {"model": Problem, "description": "роли не разрешено смотреть статистику"},
     422: {"model": Problem, "description": "неверный параметр; в ответе сказано какой"},
+    503: {"model": Problem, "description": "база недоступна (с заголовком Retry-After)"},
 }
 
 
@@ -85,11 +86,11 @@ class StatsQuery:
 
 def stats_query(
     group_by: Annotated[str, Query(pattern=GROUP_PATTERN, description="группировка: " + ", ".join(GROUPS))] = "none",
-    since: Annotated[AwareDatetime | None, Query(description="зарегистрированы не раньше (ISO 8601 с поясом)")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="зарегистрированы раньше (ISO 8601 с поясом)")] = None,
-    region: Annotated[str | None, Query(max_length=MAX_CODE, description="код региона")] = None,
-    agency: Annotated[str | None, Query(max_length=MAX_CODE, description="код ведомства")] = None,
-    municipality: Annotated[str | None, Query(max_length=MAX_CODE, description="ОКТМО муниципалитета")] = None,
+    since: Annotated[Instant | None, Query(description="зарегистрированы не раньше (ISO 8601 с поясом)")] = None,
+    until: Annotated[Instant | None, Query(description="зарегистрированы раньше (ISO 8601 с поясом)")] = None,
+    region: Annotated[Clean | None, Query(max_length=MAX_CODE, description="код региона")] = None,
+    agency: Annotated[Clean | None, Query(max_length=MAX_CODE, description="код ведомства")] = None,
+    municipality: Annotated[Clean | None, Query(max_length=MAX_CODE, description="ОКТМО муниципалитета")] = None,
 ) -> StatsQuery:
     if since is not None and until is not None and since >= until:
         raise HTTPException(422, [problem(["query", "until"], "until must be later than since")])
@@ -182,14 +183,18 @@ async def stream_stats(
     settings: SettingsDep,
     clock: ClockDep,
 ) -> StreamingResponse:
-    return event_stream(request, calculator(query, caller, holder, sessions, clock), settings)
+    compute = calculator(query, caller, holder, sessions, clock)
+    return event_stream(request, compute, settings, await run_in_threadpool(compute))
 
 
-def event_stream(request: Request, compute: Callable[[], dict[str, Any]], settings: Settings) -> StreamingResponse:
-    """The live feed of `compute`'s statistics; the dashboard page serves its own through it too."""
+def event_stream(request: Request, compute: Callable[[], dict[str, Any]], settings: Settings,
+                 first: dict[str, Any]) -> StreamingResponse:
+    """The live feed of `compute`'s statistics, opening with `first` (computed before the answer starts,
+    so a database that is away is a 503, not a stream of errors); the dashboard page serves its own
+    through it too."""
     return StreamingResponse(
         stats_events(compute, settings.stats_poll_seconds, request.is_disconnected, settings.stats_stream_seconds,
-                     request.app.state.stopping),
+                     request.app.state.stopping, first),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -201,19 +206,22 @@ async def stats_events(
     disconnected: Callable[[], Awaitable[bool]],
     max_seconds: float,
     stopping: Stopping,
+    first: dict[str, Any] | None = None,
 ) -> AsyncIterator[str]:
     """Server-Sent Events: `stats` when the rows change, a heartbeat comment otherwise, until the client
     goes, `max_seconds` have passed or the worker is stopping; a planned end is announced by an `end` event
     (`{"reason": "lifetime" | "stopping"}`). Then the client reconnects (EventSource does it by itself after
     `retry`), which checks its token again, so a revoked token loses its feed within `max_seconds`."""
     last: list[dict[str, Any]] | None = None
+    pending = first
     events = 0
     ends = time.monotonic() + max_seconds
     yield f"retry: {int(poll_seconds * 1000)}\n\n"
     try:
         while time.monotonic() < ends and not stopping.is_set() and not await disconnected():
             try:
-                payload = await run_in_threadpool(compute)
+                payload = pending if pending is not None else await run_in_threadpool(compute)
+                pending = None
             except SQLAlchemyError as exc:  # the database may come back: say so and keep the dashboard connected
                 log.warning("stats stream: %s", exc)
                 yield f"event: error\ndata: {json.dumps({'detail': 'statistics unavailable: database error'})}\n\n"

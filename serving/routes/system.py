@@ -7,12 +7,14 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import SQLAlchemyError
 
 from model.bundle import BundleError
 from serving.auth import allow
-from serving.database import reachable
+from serving.database import NOT_REACHABLE, reachable
 from serving.deps import ClockDep, EngineDep, HolderDep, MetricsDep, PredictorDep
 from serving.schemas import ModelInfo, Problem
+from serving.store import Clock
 from serving.store.leases import MONITOR, lease_of
 from serving.store.sources import source_health
 
@@ -24,11 +26,15 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", summary="Модель загружена, база доступна", responses={503: {"model": Problem}})
+@router.get("/ready", summary="Модель загружена, база доступна и принимает запись", responses={503: {"model": Problem}})
 def ready(
     holder: HolderDep, engine: EngineDep, clock: ClockDep, request: Request, response: Response
 ) -> dict[str, Any]:
-    database_problem = reachable(engine) or request.app.state.schema_error
+    database_problem = reachable(engine)
+    reached = database_problem is None or not database_problem.startswith(NOT_REACHABLE)
+    if reached and request.app.state.schema_error is not None:  # away at start-up: migrate now that it is back
+        request.app.state.migrate()
+        database_problem = request.app.state.schema_error or reachable(engine)
     checks: dict[str, Any] = {
         "model": holder.current.bundle.id if holder.current else None,
         "database": database_problem is None,
@@ -39,17 +45,25 @@ def ready(
     if database_problem:
         problems.append(database_problem)
     down = bool(problems)
-    if not database_problem:  # a stopped source is reported, but the API itself still serves
-        with request.app.state.sessions() as session:
-            checks["sources"], stopped = source_health(session)
-            lease = lease_of(session, MONITOR)
-        problems += stopped
-        # which `otklik monitor` works (null: none has run or the last one exited); not alive: it died
-        checks["monitor"] = lease and {"holder": lease.holder, "until": lease.expires_at.isoformat(),
-                                       "alive": lease.expires_at > clock.now()}
+    if reached:  # a stopped source is reported, but the API itself still serves
+        problems += sources_and_monitor(request, clock, checks)
     if down:
         response.status_code = 503
     return {"ready": not down, "checks": checks, "problems": problems}
+
+
+def sources_and_monitor(request: Request, clock: Clock, checks: dict[str, Any]) -> list[str]:
+    """Fill `checks` with the sources' health and the monitor's lease; the problems of stopped sources."""
+    try:
+        with request.app.state.sessions() as session:
+            checks["sources"], stopped = source_health(session)
+            lease = lease_of(session, MONITOR)
+    except SQLAlchemyError:  # a database that reads no tables (not migrated): /ready says so already
+        return []
+    # which `otklik monitor` works (null: none has run or the last one exited); not alive: it died
+    checks["monitor"] = lease and {"holder": lease.holder, "until": lease.expires_at.isoformat(),
+                                   "alive": lease.expires_at > clock.now()}
+    return stopped
 
 
 @router.get("/metrics", summary="Метрики Prometheus", include_in_schema=False)

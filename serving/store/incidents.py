@@ -72,7 +72,12 @@ class Incident:
         """The wire shape of issue 6; times in `tz` (the region's zone for display), UTC by default."""
 
         def when(moment: datetime | None) -> str | None:
-            return None if moment is None else (moment.astimezone(tz) if tz else moment).isoformat()
+            if moment is None:
+                return None
+            try:
+                return (moment.astimezone(tz) if tz else moment).isoformat()
+            except OverflowError:  # a moment at the edge of the calendar has no local time: shown in UTC
+                return moment.isoformat()
 
         s = self.suggested
         return {

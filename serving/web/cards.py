@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from model.lemma import Lemmatizer
 from serving.store import Incident
+from serving.validation import link
 from serving.web.directory import Directory
 from serving.web.highlight import Piece, highlight
 
@@ -47,6 +48,7 @@ class Card:
     final_topic: str | None
     final_body: str | None
     final_municipality: str | None
+    link: str | None = None  # the post's url when it is http(s): nothing else is rendered as a link
 
 
 def duration(delta: timedelta) -> str:
@@ -102,6 +104,7 @@ def card(
         final_topic=directory.topic(final.topic) if final else None,
         final_body=directory.body(region, final.agency, final.municipality) if final else None,
         final_municipality=directory.municipality(region, final.municipality) if final else None,
+        link=link(incident.post.url),
     )
 
 

@@ -66,5 +66,8 @@ class Directory:
         return {code: region.timezone for code, region in self.regions.items()}
 
     def local(self, region: str, moment: datetime) -> datetime:
-        """`moment` in the region's time zone (UTC for an unknown region)."""
-        return moment.astimezone(ZoneInfo(self.zones.get(region, "UTC")))
+        """`moment` in the region's time zone (UTC for an unknown region, or at the edge of the calendar)."""
+        try:
+            return moment.astimezone(ZoneInfo(self.zones.get(region, "UTC")))
+        except OverflowError:
+            return moment

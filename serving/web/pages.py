@@ -40,6 +40,7 @@ from serving.store import (
 )
 from serving.store.queue import ORDERS
 from serving.store.stats import StatsRow, compute_stats
+from serving.validation import MAX_COMMENT, id_in_range, text_problem, unicode_problem, url_problem
 from serving.web import charts
 from serving.web.cards import STATUSES, Card, card
 from serving.web.directory import Directory
@@ -62,8 +63,6 @@ router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 PAGE_SIZE = 50
-MAX_REASON = 2000  # characters of a dismissal reason or a "not ours" comment
-MAX_URL = 2048
 OVERDUE_SHOWN = 20
 MAX_DAYS = 366
 HOME = {ADMIN: "/ui/queue", "regional_admin": "/ui/queue", "agency": "/ui/inbox",
@@ -118,7 +117,7 @@ def make_card(request: Request, incident: Incident, clock: Clock) -> Card:
 def scoped(session: Session, incident_id: int, caller: Caller, clock: Clock) -> Incident:
     """The incident, or the 404 page when it does not exist or is outside the caller's scope."""
     try:
-        incident = get_incident(session, incident_id, clock)
+        incident = get_incident(session, incident_id, clock) if id_in_range(incident_id) else None
     except IncidentNotFound:
         incident = None
     if incident is None or not caller.scope.contains(incident):
@@ -227,6 +226,10 @@ def triage_queue(
         raise PageError(422, f"Параметр order: {' или '.join(ORDERS)}, получено «{order}».")
     if status != "all" and status not in STATUSES:
         raise PageError(422, f"Параметр status: {', '.join(STATUSES)} или all, получено «{status}».")
+    for name, value in (("region", region), ("topic", topic), ("agency", agency), ("municipality", municipality),
+                        ("cursor", cursor)):
+        if value is not None and (wrong := unicode_problem(value)) is not None:
+            raise PageError(422, f"Параметр {name}: {wrong}.")
     asked = QueueFilter(
         region=region or None,
         status=None if status == "all" else (status,),
@@ -335,8 +338,10 @@ def decide_on(
 ) -> Response:
     if version is None or not version.isdigit():
         raise PageError(422, "Поле version: нужна версия инцидента (целое число); обновите страницу.")
-    if reason is not None and len(reason) > MAX_REASON:
-        raise PageError(422, f"Поле reason: не длиннее {MAX_REASON} символов.")
+    if reason is not None and len(reason) > MAX_COMMENT:
+        raise PageError(422, f"Поле reason: не длиннее {MAX_COMMENT} символов.")
+    if reason is not None and (wrong := unicode_problem(reason)) is not None:
+        raise PageError(422, f"Поле reason: {wrong}.")
     d = directory(request)
     with session_of(request) as session:
         incident = scoped(session, incident_id, caller, clock)
@@ -384,10 +389,10 @@ def response(
         problem = None
         if not text:
             problem = "Поле text: напишите ответ."
-        elif len(text) > limit:
-            problem = f"Поле text: не длиннее {limit} символов (сейчас {len(text)})."
-        elif url is not None and (len(url) > MAX_URL or not url.startswith(("http://", "https://"))):
-            problem = f"Поле url: ссылка http:// или https://, не длиннее {MAX_URL} символов."
+        elif (wrong := text_problem(text, limit)) is not None:
+            problem = f"Поле text: {wrong}."
+        elif url is not None and (wrong := url_problem(url)) is not None:
+            problem = f"Поле url: {wrong}."
         if problem:
             return card_answer(request, caller, clock, incident, problem, 422)
         try:
@@ -425,7 +430,8 @@ def dashboard_stream(
     No CSRF token: it changes nothing, and the SameSite cookie is not sent with another site's
     EventSource (whose script could not read the answer anyway: there is no CORS)."""
     query = StatsQuery(group_by="none", since=None, until=None, region=None, agency=None, municipality=None)
-    return event_stream(request, calculator(query, caller, holder, sessions, clock), settings)
+    compute = calculator(query, caller, holder, sessions, clock)
+    return event_stream(request, compute, settings, compute())
 
 
 def statistics(request: Request, caller: Caller, clock: Clock, days: int) -> dict[str, Any]:

@@ -187,7 +187,7 @@ def test_predict_answers_every_line_in_input_order(cli: Runs, predictor: Predict
     assert set(out[1]) == {"line", "error"} and out[1]["line"] == 2
     assert out[1]["error"].startswith("line 2: not valid JSON")
     assert out[2] == {"id": "no-text", "line": 3, "error": "'text' is required and must be a string"}
-    assert out[3] == {"id": "blank", "line": 5, "error": "'text' is empty"}
+    assert out[3] == {"id": "blank", "line": 5, "error": "text is empty or only whitespace"}
     assert out[4] == {"id": "mars", "line": 6,
                       "error": "unknown region 'mars'; known regions: perm-krai, sverdlovsk-oblast"}
     assert out[7]["id"] == "net" and out[7]["line"] == 9

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from model.bundle import Bundle
 from model.predictor import Predictor
 from model.records import Post
-from serving.ingest import IncomingPost, UnknownPostRegion, Unroutable, ingest, resolve_regions, text_problem
+from serving.ingest import IncomingPost, UnknownPostRegion, Unroutable, ingest, resolve_regions
 from serving.store import ManualClock, get_incident
 from serving.store.monitoring import predict_fn, rules_fn
 from serving.store.tables import PostRow, PredictionRow, UserRow
@@ -54,12 +54,6 @@ def test_with_one_region_every_post_goes_there(bundle: Bundle, predictor: Predic
     only = Predictor(replace(bundle, regions={"sverdlovsk-oblast": bundle.regions["sverdlovsk-oblast"]}),
                      predictor.lemmatizer)
     assert resolve_regions(only, [incoming("a", POTHOLE), incoming("b", NO_PLACE)]) == ["sverdlovsk-oblast"] * 2
-
-
-def test_text_problem() -> None:
-    assert text_problem(" \n", 10) == "text is empty or only whitespace"
-    assert text_problem("x" * 11, 10) == "text has 11 characters; the limit is 10"
-    assert text_problem("ok", 10) is None
 
 
 def test_ingest_writes_before_commit_with_the_batch(db: Db, predictor: Predictor) -> None:
