@@ -96,6 +96,8 @@ class PostRow(Base):
     region: Mapped[str] = mapped_column(String(64))
     text_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the normalized words: near-duplicates
     created_at: Mapped[datetime]
+    # Set by `otklik purge`: `text` is then the masked text, and author and raw are gone.
+    masked_at: Mapped[datetime | None]
 
 
 class PredictionRow(Base):
