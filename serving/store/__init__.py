@@ -1,5 +1,6 @@
 """The incident store: posts, predictions, incidents, the decision log, responses, users and tokens,
-and the leases that let one process at a time do a job.
+the web pages' sessions, the leases that let one process at a time do a job, and what the retention
+purge reads and rewrites (`retention`).
 
 Functions take a SQLAlchemy Session (from `serving.database.make_sessions`) and a Clock, return
 frozen records, raise the plain exceptions of `errors`; each write is one transaction and commits.

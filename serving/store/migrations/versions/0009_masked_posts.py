@@ -27,5 +27,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("posts") as batch:
-        batch.drop_column("masked_at")
+    # Not a batch (a copy of the table): SQLite refuses to drop `posts` while other tables refer to it,
+    # and it drops a column in place since 3.35, as PostgreSQL does.
+    op.execute("ALTER TABLE posts DROP COLUMN masked_at")
