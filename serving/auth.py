@@ -23,8 +23,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from serving.settings import Settings
-from serving.store import Incident, user_for_token
+from serving.store import Incident, User, WebSession, user_for_token
 from serving.store.queue import QueueFilter
+from serving.store.tokens import token_hash
 
 ADMIN = "admin"
 
@@ -127,8 +128,20 @@ def resolve(token: str, settings: Settings, sessions: sessionmaker[Session]) -> 
         return Caller(name=ADMIN, role=ADMIN)
     with sessions() as session:
         user = user_for_token(session, token)
-    if user is None:
-        return None
+    return caller_of(user) if user is not None else None
+
+
+def session_owner(web: WebSession, settings: Settings) -> Caller | None:
+    """The caller of a live web session: its token's user while that token is live, or the operator
+    while the session's token is still the configured one."""
+    if web.user is not None:
+        return caller_of(web.user)
+    if hmac.compare_digest(web.token_hash, token_hash(settings.admin_token)):
+        return Caller(name=ADMIN, role=ADMIN)
+    return None
+
+
+def caller_of(user: User) -> Caller:
     return Caller(user.name, user.role, user.region, user.agency, user.municipality)
 
 

@@ -193,8 +193,11 @@ def sample(
     pool: Annotated[int, typer.Option(min=1, max=100, help="cluster the N x POOL most uncertain posts")] = 5,
     bundle: BundleOpt = None,
 ) -> None:
-    """Posts to label next, by uncertainty and diversity, as corpus rows with empty labels and suggestions."""
+    """Posts to label next, by uncertainty and diversity, as corpus rows with empty labels and suggestions;
+    personal data masked."""
+    from model.pii import Masker
     from model.predictor import UnknownRegion
+    from serving.privacy import masked_rows
     from training.sampling import sample as choose
 
     s = settings()
@@ -206,7 +209,8 @@ def sample(
         chosen = choose(predictor, posts, n, pool)
     except UnknownRegion as exc:
         fail(str(exc))
-    lines = "".join(json.dumps(c.to_json(), ensure_ascii=False) + "\n" for c in chosen)
+    rows = masked_rows([c.to_json() for c in chosen], Masker(predictor.lemmatizer))  # chosen on the raw text
+    lines = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     if out is None:
         sys.stdout.write(lines)
     else:

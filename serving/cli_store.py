@@ -1,4 +1,4 @@
-"""`otklik ingest FILE.jsonl` and `otklik feedback export` (issue 6).
+"""`otklik ingest FILE.jsonl`, `otklik feedback export` and `otklik purge`.
 
 `ingest` reads posts in the shape of `POST /v1/posts` (one per line) and stores them through the
 same edge as the API (`serving.ingest`), in batches: a bad line is reported on stderr with its
@@ -141,8 +141,9 @@ def export(
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="write here (default: stdout)", dir_okay=False)] = None,
 ) -> None:
-    """Feedback labels as corpus JSONL (the rows `otklik train` reads), oldest first."""
-    from serving.store import export_feedback
+    """Feedback labels as corpus JSONL (the rows `otklik train` reads), oldest first, personal data masked."""
+    from model.pii import Masker
+    from serving.privacy import masked_feedback
     from serving.store.clock import aware
 
     moment: datetime | None = None
@@ -152,7 +153,7 @@ def export(
         except ValueError as exc:
             fail(f"--since: {exc}" if "time zone" in str(exc) else f"--since: not an ISO time: {since!r}")
     with sessions() as store, store() as session:
-        rows = export_feedback(session, moment)
+        rows = masked_feedback(session, Masker(), moment)
     text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     if out is None:
         sys.stdout.write(text)
@@ -166,7 +167,28 @@ def export(
     typer.echo(f"otklik: {len(rows)} feedback labels exported", err=True)
 
 
+def purge(
+    older_than: Annotated[str, typer.Option("--older-than", help="age of the posts to purge: 180d, 36h")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="count what would be purged, change nothing")] = False,
+) -> None:
+    """Replace the raw text of old posts that no open incident needs with their masked text (152-ФЗ)."""
+    from model.pii import Masker
+    from serving.privacy import parse_age
+    from serving.privacy import purge as run_purge
+    from serving.store import SystemClock
+
+    try:
+        age = parse_age(older_than)
+    except ValueError as exc:
+        fail(f"--older-than: {exc}")
+    with sessions() as store:
+        done = run_purge(store, Masker(), SystemClock(), age, dry_run)
+    typer.echo(json.dumps({"posts": done.posts, "responses": done.responses, "before": done.before.isoformat(),
+                           "dry_run": dry_run}))
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to `app`."""
     app.command()(ingest)
+    app.command()(purge)
     app.add_typer(feedback_app, name="feedback")

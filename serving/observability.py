@@ -16,6 +16,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, Info
 from starlette.requests import Request
 from starlette.responses import Response
 
+from model.pii import Masker
+
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 # A client's X-Request-ID is kept only when it is 1 to 128 visible ASCII characters (0x21-0x7E: letters,
 # digits, punctuation; no spaces, control or non-ASCII characters), so that it is safe to log and to send
@@ -25,19 +27,26 @@ log = logging.getLogger("otklik.http")
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line; personal data in the message and the traceback masked (`model.pii`,
+    without its NER: a log line must not wait for a model to load)."""
+
     STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.masker = Masker(ner=False)
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
             "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": self.masker.mask([record.getMessage()])[0],
             "request_id": request_id.get(),
         }
         out.update({k: v for k, v in vars(record).items() if k not in self.STANDARD})
         if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
+            out["exc"] = self.masker.mask([self.formatException(record.exc_info)])[0]
         return json.dumps(out, ensure_ascii=False, default=str)
 
 

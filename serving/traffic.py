@@ -16,9 +16,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from model.pii import Masker
 from model.records import Post
 from serving.database import make_engine, make_sessions
-from serving.store import export_feedback
+from serving.privacy import masked_feedback
 from serving.store.lifecycle import LABELLING
 from serving.store.tables import DecisionRow, IncidentRow, PostRow, PredictionRow
 
@@ -46,12 +47,12 @@ def store_session(url: str) -> Iterator[Session]:
 
 
 def read_feedback(url: str, since: datetime | None = None) -> list[dict[str, Any]]:
-    """The store's feedback labels (corpus rows, oldest first); none when there is no store yet.
+    """The store's feedback labels (corpus rows, oldest first, personal data masked); none when there is no store yet.
     ValueError when the database is there but cannot be read (down, refused): training without
     the labels people gave would be a silent loss."""
     try:
         with store_session(url) as session:
-            return export_feedback(session, since)
+            return masked_feedback(session, Masker(), since)
     except NoStore:
         return []
     except SQLAlchemyError as exc:

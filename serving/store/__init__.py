@@ -1,5 +1,6 @@
 """The incident store: posts, predictions, incidents, the decision log, responses, users and tokens,
-and the leases that let one process at a time do a job.
+the web pages' sessions, the leases that let one process at a time do a job, and what the retention
+purge reads and rewrites (`retention`).
 
 Functions take a SQLAlchemy Session (from `serving.database.make_sessions`) and a Clock, return
 frozen records, raise the plain exceptions of `errors`; each write is one transaction and commits.
@@ -27,6 +28,7 @@ from serving.store.responses import Response, respond, responses_of, set_postbac
 from serving.store.schema import upgrade
 from serving.store.tokens import issue_token, revoke_token, user_for_token
 from serving.store.users import User, UserExists, create_user, get_user
+from serving.store.web_sessions import WebSession, end_web_session, open_web_session, web_session
 
 __all__ = [
     "Clock",
@@ -55,16 +57,19 @@ __all__ = [
     "SystemClock",
     "User",
     "UserExists",
+    "WebSession",
     "acquire",
     "create_user",
     "decide",
     "decisions_of",
+    "end_web_session",
     "export_feedback",
     "get_incident",
     "get_user",
     "ingest_posts",
     "issue_token",
     "lease_of",
+    "open_web_session",
     "process_holder",
     "queue",
     "release",
@@ -75,4 +80,5 @@ __all__ = [
     "text_hash",
     "upgrade",
     "user_for_token",
+    "web_session",
 ]

@@ -96,6 +96,8 @@ class PostRow(Base):
     region: Mapped[str] = mapped_column(String(64))
     text_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the normalized words: near-duplicates
     created_at: Mapped[datetime]
+    # Set by `otklik purge`: `text` is then the masked text, and author and raw are gone.
+    masked_at: Mapped[datetime | None]
 
 
 class PredictionRow(Base):
@@ -239,6 +241,20 @@ class TokenRow(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+
+class WebSessionRow(Base):
+    """A session of the web pages: the browser holds a random id, this row only its sha256; the token
+    that opened it (its sha256: a user's token, or the operator's configured one) and the CSRF token
+    of its forms. Deleted at logout and when the token is revoked."""
+
+    __tablename__ = "web_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
 SOURCE_STATUSES = ("ok", "failing", "stopped")

@@ -6,11 +6,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from serving.store.clock import Clock
-from serving.store.tables import TokenRow, UserRow
+from serving.store.tables import TokenRow, UserRow, WebSessionRow
 from serving.store.users import User, user_of
 
 PREFIX = "otk_"
@@ -41,7 +41,8 @@ def user_for_token(session: Session, token: str) -> User | None:
 
 
 def revoke_token(session: Session, token: str, clock: Clock) -> bool:
-    """Whether a live token was revoked. Commits."""
+    """Whether a live token was revoked; the web sessions it opened end with it. Commits."""
+    session.execute(delete(WebSessionRow).where(WebSessionRow.token_hash == token_hash(token)))
     result = session.execute(
         update(TokenRow)
         .where(TokenRow.token_hash == token_hash(token), TokenRow.revoked_at.is_(None))

@@ -1,7 +1,8 @@
 """The web pages for administrators, agencies and supervisors (`/ui/...`), server-rendered.
 
-`install(app)` adds the pages, their static files and the two page-level answers: the login form
-for a browser without a session, and an HTML error page (403, 404, 409, 422) instead of JSON.
+`install(app)` adds the pages, their static files, the security headers (`headers.py`) and the two
+page-level answers: the login form for a browser without a session, and an HTML error page (403,
+404, 409, 422) instead of JSON.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from markupsafe import escape
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from serving.web.headers import SecurityHeaders
 from serving.web.pages import render, router
 from serving.web.session import FRAGMENT_HEADER, LoginRequired, PageError, login_url, maybe_caller
 
@@ -54,6 +56,7 @@ class CompressPages:
 def install(app: FastAPI) -> None:
     """Add the pages to the app: one line in `serving.app.create_app`."""
     app.add_middleware(CompressPages)
+    app.add_middleware(SecurityHeaders)  # outermost: also on answers the middlewares inside make
     app.include_router(router)
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")
     app.add_exception_handler(LoginRequired, _login_required)

@@ -201,7 +201,7 @@ def login(request: Request, token: Field = None, nonce: Field = None, next: Fiel
 def logout(request: Request, caller: Anyone, csrf: Field = None) -> Response:
     check_csrf(request, csrf)
     response = RedirectResponse("/ui/login", 303)
-    end_session(response)
+    end_session(request, response)
     return response
 
 

@@ -1,4 +1,4 @@
-"""`otklik ingest` and `otklik feedback export`, run for real in subprocesses on a SQLite file with
+"""`otklik ingest`, `otklik feedback export` and `otklik purge`, run for real in subprocesses on a SQLite file with
 the session's bundle: real files, stdin, bad lines, exit codes, and the rows `otklik train` reads."""
 
 from __future__ import annotations
@@ -132,3 +132,40 @@ def test_feedback_export_writes_corpus_rows(env: dict[str, str], tmp_path: Path)
     assert r.returncode == 0 and [json.loads(line)["incident"] for line in r.stdout.splitlines()] == [ids[2]]
     for bad, words in ((naive.result(), "has no time zone"), (garbage.result(), "not an ISO time")):
         assert bad.returncode == 2 and words in bad.stderr and bad.stdout == ""
+
+
+PERSONAL = ("На Гайве огромная яма на дороге, третью неделю никто не чинит, кв. 45, "
+            "звоните Ольге Ивановне 8 912 345-67-89")
+MASKED = "На Гайве огромная яма на дороге, третью неделю никто не чинит, [КВ], звоните [ИМЯ] [ТЕЛЕФОН]"
+
+
+def test_personal_data_is_masked_in_the_export_and_purged_after_the_retention_period(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    ingested = run(env, "ingest", "-", stdin=jsonl([wire("-1_1", PERSONAL, author="Ольга Иванова")]))
+    assert ingested.returncode == 0, ingested.stderr
+    engine = make_engine(env["OTKLIK_DATABASE_URL"])
+    with make_sessions(engine)() as s:
+        [incident] = [i for (i,) in s.execute(text("SELECT id FROM incidents"))]
+        decide(s, incident, "dismiss", 1, "perm-admin", SystemClock(), reason="проверено")
+    exported = run(env, "feedback", "export")
+    assert exported.returncode == 0, exported.stderr
+    assert [json.loads(line)["text"] for line in exported.stdout.splitlines()] == [MASKED]
+
+    young = run(env, "purge", "--older-than", "180d")
+    assert young.returncode == 0 and json.loads(young.stdout)["posts"] == 0
+    with engine.begin() as conn:  # the post was received 200 days ago
+        conn.execute(text("UPDATE posts SET created_at = :old"), {"old": "2026-01-01 00:00:00.000000"})
+    dry = run(env, "purge", "--older-than", "180d", "--dry-run")
+    assert json.loads(dry.stdout)["posts"] == 1
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT text FROM posts")).scalar_one() == PERSONAL  # the dry run changed nothing
+    done = run(env, "purge", "--older-than", "180d")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["posts"] == 1
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT text, author, raw FROM posts")).one() == (MASKED, None, None)
+        assert conn.execute(text("SELECT status FROM incidents")).scalar_one() == "dismissed"
+    engine.dispose()
+    bad = run(env, "purge", "--older-than", "half a year")
+    assert bad.returncode == 2 and "--older-than" in bad.stderr and "180d" in bad.stderr

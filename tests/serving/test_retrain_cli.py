@@ -236,6 +236,19 @@ def test_sample_from_a_file(env: Env, tmp_path: Path) -> None:
     assert "6 posts from 40" in result.stderr
 
 
+def test_a_sample_masks_personal_data(env: Env, tmp_path: Path) -> None:
+    source = tmp_path / "posts.jsonl"
+    texts = ["Яма на дороге у дома 5, кв. 12, звоните Ирине Петровне 8 912 345-67-89",
+             "Нет горячей воды третий день, пишите на ivanova@mail.ru"]
+    source.write_text("".join(json.dumps({"id": f"p{i}", "text": t}, ensure_ascii=False) + "\n"
+                              for i, t in enumerate(texts)), encoding="utf-8")
+    result = env.run("sample", "--from", str(source), "--n", "2")
+    assert result.exit_code == 0, result.output
+    masked = {json.loads(line)["id"]: json.loads(line)["text"] for line in result.stdout.splitlines()}
+    assert masked == {"p0": "Яма на дороге у дома 5, [КВ], звоните [ИМЯ] [ТЕЛЕФОН]",
+                      "p1": "Нет горячей воды третий день, пишите на [EMAIL]"}
+
+
 def test_sample_names_a_bad_line(env: Env, tmp_path: Path) -> None:
     source = tmp_path / "posts.jsonl"
     source.write_text('{"id": "1", "text": "Яма на дороге"}\n{"id": "2"}\n', encoding="utf-8")

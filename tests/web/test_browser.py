@@ -25,7 +25,7 @@ from tests.web.conftest import DUMP, HEATING, LIGHTS, POTHOLE, World, seed
 from training.train import TrainResult
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page, Request, ViewportSize
+    from playwright.sync_api import Browser, ConsoleMessage, Page, Request, ViewportSize
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "var" / "test-artifacts" / "web"
@@ -65,10 +65,33 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
+@pytest.fixture(autouse=True)
+def no_csp_violation() -> Iterator[list[str]]:
+    """Every page of a test reports to its console what the Content-Security-Policy refused: nothing."""
+    CSP_REPORTS.clear()
+    yield CSP_REPORTS
+    assert CSP_REPORTS == [], "Chromium refused something under the Content-Security-Policy"
+
+
+CSP_REPORTS: list[str] = []
+
+
+def new_page(browser: Browser, viewport: ViewportSize) -> Page:
+    """A page in a fresh context whose console's CSP errors go to CSP_REPORTS."""
+    page = browser.new_context(viewport=viewport, locale="ru-RU").new_page()
+
+    def console(message: ConsoleMessage) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            CSP_REPORTS.append(f"{page.url}: {message.text}")
+
+    page.on("console", console)
+    return page
+
+
 def log_in(browser: Browser, url: str, token: str, viewport: ViewportSize,
            requests: list[Request] | None = None) -> Page:
     """A page logged in with `token`, on its role's home; `requests` collects every request it makes."""
-    page = browser.new_context(viewport=viewport, locale="ru-RU").new_page()
+    page = new_page(browser, viewport)
     if requests is not None:
         page.on("request", lambda request: requests.append(request))  # a bound builtin cannot be a handler
     page.goto(f"{url}/ui/login")
@@ -91,7 +114,7 @@ def test_triage_answer_and_a_live_dashboard_in_chromium(served: tuple[str, World
     pothole, heating, dump, lights = (world.incidents[key] for key, _ in (POTHOLE, HEATING, DUMP, LIGHTS))
 
     for viewport, width in ((PHONE, 390), (WIDE, 1280)):
-        login_page = browser.new_context(viewport=viewport).new_page()
+        login_page = new_page(browser, viewport)
         login_page.goto(f"{url}/")
         assert login_page.url.endswith("/ui/login")
         shoot(login_page, f"login-{width}")
@@ -218,3 +241,14 @@ def test_a_dashboard_whose_token_is_revoked_goes_to_the_login_form(served: tuple
     assert refused and refused[-1].split("?")[0].endswith(("/ui/dashboard/stream", "/ui/dashboard/live")), refused
     board.wait_for_timeout(3000)  # longer than the feed's retry: nothing reconnects from the login form
     assert [r for r in requests if r.resource_type == "eventsource"] == feeds
+
+
+def test_a_csp_violation_would_be_seen(served: tuple[str, World, Path], browser: Browser,
+                                       no_csp_violation: list[str]) -> None:
+    """The check above can fail: an inline style put into a page is refused, and the console says so."""
+    url, world, _ = served
+    board = log_in(browser, url, world.tokens["minister"], WIDE)
+    board.evaluate("document.body.insertAdjacentHTML('beforeend', '<p style=\"color: red\">x</p>')")
+    board.wait_for_timeout(500)
+    assert len(no_csp_violation) == 1 and "style-src" in no_csp_violation[0], no_csp_violation
+    no_csp_violation.clear()

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from serving.store import SystemClock, create_user, get_incident, issue_token, revoke_token
 from serving.web.session import SESSION_COOKIE
-from tests.web.conftest import HEATING, LIGHTS, World, csrf_of
+from tests.web.conftest import HEATING, LIGHTS, World, csrf_of, login
 
 STREAM = "/ui/dashboard/stream"
 AsUser = Callable[[str], TestClient]
@@ -126,12 +126,16 @@ def test_a_change_in_scope_is_pushed_and_one_outside_is_not(
 
 @pytest.fixture(scope="module")
 def revoked(web_app: FastAPI, world: World) -> str:
+    """The cookie of a session whose token was revoked after the login."""
     clock = SystemClock()
     with web_app.state.sessions() as session:
         user = create_user(session, "бывший наблюдатель", "federal", clock)
         token = issue_token(session, user.id, clock)
+    client = TestClient(web_app, follow_redirects=False)
+    assert login(client, token).status_code == 303
+    with web_app.state.sessions() as session:
         revoke_token(session, token, clock)
-    return token
+    return client.cookies[SESSION_COOKIE]
 
 
 @pytest.fixture

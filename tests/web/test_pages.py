@@ -16,7 +16,7 @@ from model.predictor import Predictor
 from serving.app import create_app
 from serving.deps import get_clock
 from serving.settings import Settings
-from serving.store import ManualClock, SystemClock, get_incident
+from serving.store import ManualClock, SystemClock, create_user, get_incident, issue_token, revoke_token
 from serving.web.session import SESSION_COOKIE
 from tests.serving.conftest import ADMIN, make_settings
 from tests.web.conftest import BEREZNIKI, DUMP, HEATING, LIGHTS, NONCE, POTHOLE, World, csrf_of, login
@@ -64,10 +64,68 @@ def test_login_sets_an_http_only_same_site_cookie_and_logout_ends_it(started: Te
     assert client.get("/").headers["location"] == "/ui/queue"
     page = client.get("/ui/queue")
     assert page.status_code == 200
+    copied = client.cookies[SESSION_COOKIE]
+    assert world.tokens["admin-perm"] not in cookie  # the cookie holds a session id, never the API token
     out = client.post("/ui/logout", data={"csrf": csrf_of(page.text)})
     assert out.status_code == 303
     client.cookies.clear()  # the browser drops the expired cookie
     assert client.get("/ui/queue").status_code == 303
+    # ...and a copy of the cookie taken before the logout opens nothing either: the session ended on the server
+    thief = TestClient(web_app, follow_redirects=False, cookies={SESSION_COOKIE: copied})
+    answer = thief.get("/ui/queue")
+    assert answer.status_code == 303 and answer.headers["location"] == "/ui/login?next=/ui/queue"
+
+
+def test_revoking_a_token_ends_its_sessions(web_app: FastAPI, world: World) -> None:
+    clock = SystemClock()
+    with web_app.state.sessions() as session:
+        user = create_user(session, "временный администратор", "regional_admin", clock, region="perm-krai")
+        token = issue_token(session, user.id, clock)
+    client = TestClient(web_app, follow_redirects=False)
+    assert login(client, token).status_code == 303
+    assert client.get("/ui/queue").status_code == 200
+    with web_app.state.sessions() as session:
+        assert revoke_token(session, token, clock)
+    answer = client.get("/ui/queue")
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/ui/login")
+    assert client.get("/ui/dashboard/stream").status_code == 401  # the live feed too
+
+
+def test_a_login_opens_a_new_session_with_a_new_csrf_token(web_app: FastAPI, world: World) -> None:
+    client = TestClient(web_app, follow_redirects=False)
+    assert login(client, world.tokens["admin-perm"]).status_code == 303
+    first_cookie, first_csrf = client.cookies[SESSION_COOKIE], csrf_of(client.get("/ui/queue").text)
+    assert login(client, world.tokens["admin-perm"]).status_code == 303
+    second_cookie, second_csrf = client.cookies[SESSION_COOKIE], csrf_of(client.get("/ui/queue").text)
+    assert second_cookie != first_cookie and second_csrf != first_csrf
+    assert client.post("/ui/logout", data={"csrf": first_csrf}).status_code == 403  # the old session's token
+    old = TestClient(web_app, follow_redirects=False, cookies={SESSION_COOKIE: first_cookie})
+    assert old.get("/ui/queue").status_code == 303  # the session the new login replaced has ended
+    assert client.post("/ui/logout", data={"csrf": second_csrf}).status_code == 303
+
+
+@pytest.mark.parametrize("path", ["/ui/login", "/ui/queue", "/ui/incidents/999999", "/ui/static/otklik.js",
+                                  "/ui/dashboard?days=0", "/health", "/v1/queue"])
+def test_every_answer_carries_the_security_headers(as_user: AsUser, path: str) -> None:
+    answer = as_user("admin").get(path)
+    assert answer.status_code in (200, 401, 404, 422), answer.status_code
+    assert answer.headers["x-frame-options"] == "DENY"
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["referrer-policy"] == "same-origin"
+    policy = answer.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "style-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert "unsafe-inline" not in policy
+
+
+def test_the_pages_have_no_inline_script_style_or_handler(as_user: AsUser) -> None:
+    """What the Content-Security-Policy would refuse: the browser test checks Chromium reports nothing."""
+    for page in (as_user("admin").get("/ui/queue?status=all"), as_user("minister").get("/ui/dashboard"),
+                 as_user("perm-city").get("/ui/inbox"), as_user("admin").get("/ui/login")):
+        assert page.status_code == 200
+        assert not re.search(r"<script(?![^>]*\bsrc=)", page.text), "an inline script"
+        assert not re.search(r"<style|\sstyle=", page.text), "an inline style"
+        assert not re.search(r"\son[a-z]+=", page.text), "an inline event handler"
+        assert "javascript:" not in page.text
 
 
 @pytest.mark.parametrize("user, home", [
@@ -93,9 +151,9 @@ def test_login_returns_to_the_page_asked_for_and_only_to_a_page(web_app: FastAPI
 
 def test_the_session_cookie_is_secure_in_production(trained: TrainResult, tmp_path: Path) -> None:
     settings = Settings(env="production", var_dir=tmp_path, models_dir=trained.bundle.parent, admin_token=ADMIN)
-    # https: the browser sends Secure cookies (the login nonce) only there; the operator's token needs no database
-    client = TestClient(create_app(settings), base_url="https://testserver", follow_redirects=False)
-    answer = login(client, ADMIN)
+    # https: the browser sends Secure cookies (the login nonce) only there
+    with TestClient(create_app(settings), base_url="https://testserver", follow_redirects=False) as client:
+        answer = login(client, ADMIN)
     assert answer.status_code == 303
     cookie = next(v for k, v in answer.headers.multi_items() if k == "set-cookie" and v.startswith(SESSION_COOKIE))
     assert "Secure" in cookie and "HttpOnly" in cookie
