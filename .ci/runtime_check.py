@@ -168,7 +168,8 @@ def small_config(work: Path) -> Path:
     text = (ROOT / "training" / "configs" / "default.toml").read_text(encoding="utf-8")
     for old, new in (('"annotations/corpus"', json.dumps(str(corpus))),
                      ('"annotations/', json.dumps(str(ROOT / "annotations"))[:-1] + "/"),
-                     ("cv_folds = 5", "cv_folds = 2"), ("embedding_weight = 0.6", "embedding_weight = 0.0")):
+                     ("cv_folds = 5", "cv_folds = 2"), ("embedding_weight = 0.6", "embedding_weight = 0.0"),
+                     ('reference_data = "../shared/data"', 'reference_data = ""')):
         assert old in text, f"the default training config has no {old}"
         text = text.replace(old, new)
     path = work / "small.toml"

@@ -6,9 +6,9 @@
 Measures, on the bundle `--bundle` (default var/models/current):
 
 - batch throughput of `Predictor.predict` (all three heads + municipality + rules), batches of 512,
-  with and without the explanation, on the texts of annotations/corpus and, when the shared data
-  folder exists, on the real VK posts of RuSentiment (`rusentiment_random_posts.csv`: read here,
-  never written anywhere);
+  with and without the explanation, on the texts of annotations/corpus and, when the reference data
+  folder exists, on real VK posts of RuSentiment (the sample of random and preselected posts that
+  `training.reference` reads, hashes checked: read here, never written anywhere);
 - single-post latency: `predict([post])` one post at a time with the explanation, as the API calls
   it, on posts this process has not seen yet (cold caches) and again on the same posts (warm);
 - where the time of a batch goes: the stages of `Predictor.predict` timed one after another;
@@ -25,7 +25,6 @@ first (cold) pass is reported apart. Prints one JSON object; `--write` also repl
 from __future__ import annotations
 
 import argparse
-import csv
 import gc
 import json
 import os
@@ -60,11 +59,12 @@ from model.doc import analyze
 from model.features import lemma_sequence
 from model.predictor import Predictor, best
 from model.records import Label, Post, Prediction
+from training import reference
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADING = "## Prediction (issue 4)"
-DATA = ROOT.parent / "shared" / "data"
-REAL_POSTS = Path("rusentiment") / "rusentiment_random_posts.csv"
+DATA = ROOT.parent / "shared" / "data"  # the default; $OTKLIK_REFERENCE_DATA overrides it (training.reference)
+REAL_SET = "rusentiment"
 DEFAULT_BUNDLE = ROOT / "var" / "models" / "current"
 MAX_CHARS = 10_000  # the API's default text limit: longer posts never reach the model
 WARMUP = "Третий день нет горячей воды в Перми"
@@ -96,13 +96,11 @@ def corpus_texts() -> list[str]:
     return texts
 
 
-def real_texts(data: Path) -> list[str]:
-    """Texts of the random RuSentiment VK posts, if the shared data folder is there; kept in memory only."""
-    path = data / REAL_POSTS
-    if not path.is_file():
-        return []
-    with path.open(encoding="utf-8", newline="") as fh:
-        return [t for row in csv.DictReader(fh) if (t := (row.get("text") or "").strip()) and len(t) <= MAX_CHARS]
+def real_texts(data: Path | None = None) -> list[str]:
+    """Texts of RuSentiment VK posts read by `training.reference` (hashes checked), if the reference data
+    folder is there, at most MAX_CHARS long; kept in memory only. A changed file: ReferenceError."""
+    rows = reference.load(data, names=[REAL_SET]).rows.get(REAL_SET, [])
+    return [ex.text for ex in rows if len(ex.text) <= MAX_CHARS]
 
 
 def as_posts(texts: Sequence[str], prefix: str) -> list[Post]:
@@ -440,8 +438,9 @@ def notes(r: dict[str, Any]) -> list[str]:
 
 def section(r: dict[str, Any], command: str) -> str:
     posts = r["posts"]
-    real = (f" and {posts['real']:,} real VK posts sampled from the {posts['real_available']:,} RuSentiment random "
-            "posts (read, never written)") if posts["real"] else " (no shared data folder: no real posts)"
+    real = (f" and {posts['real']:,} of the {posts['real_available']:,} real VK posts (RuSentiment random and "
+            "preselected) that `training.reference` reads (read, never written)") if posts["real"] else (
+        " (no reference data folder: no real posts)")
     lines = [
         HEADING,
         "",
@@ -542,13 +541,14 @@ def featurizer_summary(bundle: Bundle) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bundle", type=Path, default=DEFAULT_BUNDLE)
-    ap.add_argument("--data", type=Path, default=DATA, help="the shared reference data folder")
+    ap.add_argument("--data", type=Path, default=DATA,
+                    help="the reference data folder ($OTKLIK_REFERENCE_DATA overrides it)")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--batch", type=int, default=512)
     ap.add_argument("--single", type=int, default=1000, help="posts for the single-post latency")
     ap.add_argument("--load-runs", type=int, default=5)
     ap.add_argument("--real-posts", type=int, default=8000,
-                    help="real VK posts to sample for the batch runs (0: all ~21,000)")
+                    help="real VK posts to sample for the batch runs (0: all the reader gives, about 4,000)")
     ap.add_argument("--no-train", action="store_true", help="skip timing `otklik train`")
     ap.add_argument("--train-timeout", type=float, default=900.0)
     ap.add_argument("--profile", action="store_true", help="also print a cProfile of one pass to stderr")
@@ -574,7 +574,10 @@ def main() -> None:
 
     rng = random.Random(args.seed)
     corpus = corpus_texts()
-    real = real_texts(args.data)
+    try:
+        real = real_texts(args.data)
+    except reference.ReferenceError as e:
+        sys.exit(f"reference data not usable: {e}")
     n_real_all = len(real)
     if args.real_posts and len(real) > args.real_posts:
         real = rng.sample(real, args.real_posts)

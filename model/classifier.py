@@ -63,11 +63,12 @@ class Classifier:
         topics: Sequence[str | None],
         agencies: Sequence[str | None],
         rule_topics: Sequence[frozenset[str]],
-        jurisdiction: Jurisdiction,
+        jurisdictions: Sequence[Jurisdiction],
         topic_codes: Sequence[str],
         agency_codes: Sequence[str],
     ) -> Classifier:
-        """`rule_topics[i]`: topics of the monitoring rules that matched post i."""
+        """`rule_topics[i]`: topics of the monitoring rules that matched post i; `jurisdictions[i]`:
+        the directory of its region."""
         self.topic_codes_ = list(topic_codes)
         self.agency_codes_ = list(agency_codes)
         X = self._topic_input(self.featurizer.fit_transform(list(docs)), rule_topics)
@@ -78,7 +79,7 @@ class Classifier:
         # The agency head must learn from the topics it will see at prediction time: out-of-fold
         # predicted topics, not the gold ones.
         oof_topics = self.topic.classes_[self.topic.oof_proba_.argmax(axis=1)]
-        J = jurisdiction.features([docs[i] for i in rel], list(oof_topics), self.agency_codes_)
+        J = self._jurisdiction_block([docs[i] for i in rel], list(oof_topics), [jurisdictions[i] for i in rel])
         self.agency.fit(self._agency_input(X_topic, J), np.asarray([agencies[i] for i in rel]))
         topic_names = np.concatenate(
             [self.featurizer.get_feature_names_out(), [f"правило:{t}" for t in self.topic_codes_]]
@@ -128,16 +129,23 @@ class Classifier:
         p_rel = self.relevance.predict_proba(X_rel)[:, list(self.relevance.classes_).index(True)]
         p_topic = self.topic.predict_proba(X_topic)
         best_topics = self.topic.classes_[p_topic.argmax(axis=1)]
+        J = self._jurisdiction_block(docs, list(best_topics), jurisdictions)
+        p_agency = self.agency.predict_proba(self._agency_input(X_topic, J))
+        return HeadScores(relevance=p_rel, topic=p_topic, agency=p_agency, X=X_rel, J=J)
+
+    def _jurisdiction_block(
+        self, docs: Sequence[Doc], topics: Sequence[str], jurisdictions: Sequence[Jurisdiction]
+    ) -> np.ndarray:
+        """Each post's directory features for its topic; posts are grouped by region so that each
+        directory's cue matcher runs once per batch."""
         J = np.zeros((len(docs), 2 * len(self.agency_codes_)), dtype=np.float32)
-        # group posts by region so each directory's cue matcher runs once per batch
         groups: dict[int, list[int]] = {}
         for i, jur in enumerate(jurisdictions):
             groups.setdefault(id(jur), []).append(i)
         for rows in groups.values():
             jur = jurisdictions[rows[0]]
-            J[rows] = jur.features([docs[i] for i in rows], [best_topics[i] for i in rows], self.agency_codes_)
-        p_agency = self.agency.predict_proba(self._agency_input(X_topic, J))
-        return HeadScores(relevance=p_rel, topic=p_topic, agency=p_agency, X=X_rel, J=J)
+            J[rows] = jur.features([docs[i] for i in rows], [topics[i] for i in rows], self.agency_codes_)
+        return J
 
     def explain(self, scores: HeadScores, row: int, relevant: bool, top: int = 5) -> dict[str, list[list[Any]]]:
         """The features that pushed each head towards its decision most (grouped ones summed)."""

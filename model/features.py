@@ -44,11 +44,15 @@ def unigrams_and_bigrams(lemmas: list[str]) -> list[str]:
     return lemmas + [f"{a} {b}" for a, b in pairwise(lemmas)]
 
 
-@lru_cache(maxsize=300_000)
-def word_char_ngrams(word: str) -> tuple[str, ...]:
-    """Character 2..5-grams of one word padded with spaces; cached, since words repeat."""
+def char_ngrams_of(word: str) -> tuple[str, ...]:
+    """Character 2..5-grams of one word padded with spaces."""
     padded = f" {word} "
     return tuple(padded[i : i + n] for n in range(2, 6) for i in range(len(padded) - n + 1))
+
+
+# Fitting counts every lemma occurrence's n-grams: cached there, since words repeat. Prediction goes
+# through CharGrams, which keeps each lemma's vocabulary indices instead of its n-gram strings.
+word_char_ngrams = lru_cache(maxsize=100_000)(char_ngrams_of)
 
 
 def char_ngrams(lemmas: list[str]) -> list[str]:
@@ -70,7 +74,7 @@ class WordVectors:
     """
 
     dim = 300
-    max_words = 100_000  # ~120 MB of float32; when full, the cache starts over
+    max_words = 20_000  # 24 MB of float32; when full, the cache starts over
 
     def __init__(self) -> None:
         self._emb: Any = None
@@ -111,7 +115,8 @@ class WordVectors:
                     self._n = 0
                     self._generation += 1
                 if self._n == len(self._matrix):
-                    self._matrix = np.resize(self._matrix, (2 * len(self._matrix), self.dim))
+                    grown = min(2 * len(self._matrix), self.max_words)
+                    self._matrix = np.resize(self._matrix, (grown, self.dim))
                 self._matrix[self._n] = emb[candidate]
                 row = self._n
                 self._n += 1
@@ -188,7 +193,7 @@ class CharGrams:
         hit = self._cache.get(lemma)
         if hit is None:
             vocab = self.vectorizer.vocabulary_
-            hit = np.fromiter((vocab[g] for g in word_char_ngrams(lemma) if g in vocab), dtype=np.int64)
+            hit = np.fromiter((vocab[g] for g in char_ngrams_of(lemma) if g in vocab), dtype=np.int32)
             if len(self._cache) < 300_000:
                 self._cache[lemma] = hit
         return hit
@@ -222,7 +227,7 @@ class Featurizer(TransformerMixin, BaseEstimator):
         self,
         min_df: int = 1,
         char_min_df: int = 2,
-        max_features: int | None = 200_000,
+        max_features: int | None = 60_000,
         char_weight: float = 1.0,
         embedding_weight: float = 0.6,
     ) -> None:
@@ -246,6 +251,11 @@ class Featurizer(TransformerMixin, BaseEstimator):
                     sublinear_tf=True, dtype=np.float32,
                 ).fit(seqs)
             )
+        # the terms cut by min_df / max_features: only for introspection, and often the largest part
+        # of a fitted vectorizer (scikit-learn says it may be deleted before pickling)
+        for vectorizer in (self.words_, self.chars_.vectorizer if self.chars_ else None):
+            if vectorizer is not None and hasattr(vectorizer, "stop_words_"):
+                del vectorizer.stop_words_
         self.vectors_ = WordVectors()
         self.n_features_out_ = len(self.get_feature_names_out())
         return self

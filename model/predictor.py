@@ -16,6 +16,20 @@ from model.matcher import Matcher
 from model.records import Label, Post, Prediction
 from model.toponyms import Gazetteer
 
+# Long posts (VK allows 16,384 characters) are scored on their first SCORED_CHARS characters, cut at a
+# word boundary: the grievance of a long appeal is nearly always stated by then, and the cost of
+# analysis grows with the length. The explanation says when a prefix was scored.
+SCORED_CHARS = 4000
+
+
+def scored_text(text: str) -> str:
+    """The part of a post the model reads: all of it, or its first SCORED_CHARS characters."""
+    if len(text) <= SCORED_CHARS:
+        return text
+    cut = text[:SCORED_CHARS]
+    space = cut.rfind(" ", SCORED_CHARS - 200)
+    return cut[:space] if space > 0 else cut
+
 
 class UnknownRegion(ValueError):
     def __init__(self, region: str, known: Sequence[str]) -> None:
@@ -65,7 +79,8 @@ class Predictor:
         if not posts:
             return []
         region_codes = [self.region_of(p) for p in posts]
-        docs = analyze([p.text for p in posts], self.lemmatizer)
+        texts = [scored_text(p.text) for p in posts]
+        docs = analyze(texts, self.lemmatizer)
         clf = self.bundle.classifier
         matches = self.matcher.match(docs)
         rule_topics = [
@@ -81,7 +96,7 @@ class Predictor:
             relevant = p_rel >= self.relevance_threshold
             topic = best(topic_classes, scores.topic[i])
             agency = best(agency_classes, scores.agency[i])
-            place = self.gazetteers[region_codes[i]].find(docs[i], post.text)
+            place = self.gazetteers[region_codes[i]].find(docs[i], texts[i])
             # relevance: a score near the decision threshold; topic, agency: a low top probability
             needs_review = abs(p_rel - self.relevance_threshold) < self.review["relevance"] or (
                 relevant and (topic.score < self.review["topic"] or agency.score < self.review["agency"])
@@ -104,6 +119,8 @@ class Predictor:
                     {"id": m.rule_id, "spans": [list(s) for s in m.spans]} for m in matches[i]
                 ]
                 explanation["place"] = [list(s) for s in place.spans] if place else []
+                if len(texts[i]) < len(post.text):
+                    explanation["scored_chars"] = len(texts[i])
                 prediction = replace(prediction, explanation=explanation)
             out.append(prediction)
         return out

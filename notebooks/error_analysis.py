@@ -18,7 +18,8 @@
 # on), and looks at where it goes wrong: per-class metrics, the worst confusions with the posts behind
 # them, calibration, and what the review thresholds cost in coverage. When the shared reference data
 # (`../shared/data`) is on this machine, it also measures the false-positive rate of relevance on
-# random real VKontakte posts (RuSentiment), which are almost never complaints.
+# real VKontakte posts (RuSentiment's eval-only test split), which are almost never complaints, and it
+# shows precision and recall by threshold next to the held-out sources of the cross-source report.
 #
 # The bundle is `$OTKLIK_NOTEBOOK_BUNDLE` when set (the test suite passes the bundle it trained),
 # otherwise `var/models/current`. Nothing is trained here. `$OTKLIK_NOTEBOOK_REAL_LIMIT` caps the
@@ -26,7 +27,7 @@
 # (`tests/test_notebooks.py`), so it cannot rot.
 
 # %%
-import csv
+import json
 import os
 from collections import Counter
 from pathlib import Path
@@ -39,6 +40,7 @@ from training.config import DEFAULT_CONFIG, load_config
 from training.corpus import Example, data_hash
 from training.evaluate import evaluate, predict_all
 from training.train import load_training_data
+from training import reference
 
 
 def find_root() -> Path:
@@ -56,7 +58,6 @@ if not (BUNDLE / "meta.json").exists():
     raise RuntimeError(
         f"no model bundle at {BUNDLE}: train one with `.venv/bin/otklik train` or set OTKLIK_NOTEBOOK_BUNDLE"
     )
-SHARED_DATA = ROOT.parent / "shared" / "data"
 REAL_LIMIT = int(os.environ.get("OTKLIK_NOTEBOOK_REAL_LIMIT") or 0)
 
 
@@ -188,34 +189,66 @@ for head, (conf, correct) in confidence.items():
         print(f"  {t:>9.2f} {auto.mean():>9.1%} {acc_auto:>10} {acc_review:>12}{mark}")
 
 # %% [markdown]
-# ## Real posts: false positives of relevance on random VKontakte posts
+# ## Real posts: false positives of relevance on ordinary VKontakte posts
 #
-# RuSentiment's random posts are real VK traffic that is almost never a complaint to a public body,
-# so every post predicted relevant counts as a false positive (issue 4's target: at most 1%). The
-# rows are read from `../shared/data` and never stored in the repository; skipped when it is absent.
+# RuSentiment's test split is real VK traffic that is almost never a complaint to a public body, and it
+# is *eval only*: it never trains the model nor tunes a threshold. Every post predicted relevant counts as
+# a false positive (target: at most 1%). The rows are read through `training/reference.py` from
+# `../shared/data` and never stored in the repository; skipped when the folder is absent.
 
 # %%
-RANDOM_POSTS = SHARED_DATA / "rusentiment" / "rusentiment_random_posts.csv"
-if not RANDOM_POSTS.exists():
-    print(f"real data: skipped, {RANDOM_POSTS} is not on this machine")
+real_sets = reference.load(names=["rusentiment_test"]).rows
+if "rusentiment_test" not in real_sets:
+    print(f"real data: skipped, no reference data at {reference.data_dir()}")
+    real, real_preds = [], []
 else:
-    with RANDOM_POSTS.open(encoding="utf-8", newline="") as fh:
-        real = [(row["label"], row["text"].strip()) for row in csv.DictReader(fh) if (row["text"] or "").strip()]
-    if REAL_LIMIT:
-        real = real[:REAL_LIMIT]
-    real_preds = predict_all(predictor, [Example(id=str(i), text=t, relevant=False) for i, (_, t) in enumerate(real)])
-    fp = [(p, label, text) for p, (label, text) in zip(real_preds, real, strict=True) if p.relevant.label]
+    real = real_sets["rusentiment_test"][: REAL_LIMIT or None]
+    real_preds = predict_all(predictor, real)
+    fp = [(p, ex.text) for p, ex in zip(real_preds, real, strict=True) if p.relevant.label]
     matched = sum(bool(p.rules) for p in real_preds)
-    print(f"real data: rusentiment random posts: FP rate {len(fp) / len(real):.2%} ({len(fp)} of {len(real)})"
+    print(f"real data: rusentiment_test: FP rate {len(fp) / len(real):.2%} ({len(fp)} of {len(real)})"
           f"{' (first ' + str(REAL_LIMIT) + ' posts)' if REAL_LIMIT else ''}")
     print(f"  a monitoring rule matched {matched / len(real):.1%} of the posts; "
           f"FP rate among those {len(fp) / max(matched, 1):.2%}")
-    by_label = Counter(label for _, label, _ in fp)
-    totals = Counter(label for label, _ in real)
-    print("  by sentiment label: " + ", ".join(
-        f"{label} {by_label[label] / n:.2%} of {n}" for label, n in sorted(totals.items())))
     print("  topics of the false positives: " + ", ".join(
-        f"{t} {n}" for t, n in Counter(p.topic.label for p, _, _ in fp).most_common()))
+        f"{t} {n}" for t, n in Counter(p.topic.label for p, _ in fp).most_common()))
     print("\n  the highest-scoring false positives:")
-    for p, _, text in sorted(fp, key=lambda f: -f[0].relevant.score)[:15]:
+    for p, text in sorted(fp, key=lambda f: -f[0].relevant.score)[:15]:
         print(f"  [{p.relevant.score:.3f}] {p.topic.label:<13} {','.join(p.rules):<40} {short(text, 100)}")
+
+# %% [markdown]
+# ## Precision and recall by threshold: the synthetic split against real sources
+#
+# The relevance threshold is chosen on out-of-fold scores when training. How the choice plays out is
+# shown here on the synthetic test split (precision and recall) and on the real ordinary posts above
+# (false-positive rate), and, when `otklik evaluate --suite real` has written
+# `var/reports/cross_source.json`, on each real source scored by a model that never trained on it:
+# the share of its complaints (recall) and of its other posts (false positives) predicted relevant at
+# each threshold. Read the curves of the held-out sources, not the synthetic one, to judge a threshold.
+
+# %%
+scores = np.asarray([p.relevant.score for p in preds])
+gold = np.asarray([bool(ex.relevant) for ex in test])
+real_scores = np.asarray([p.relevant.score for p in real_preds])
+print(f"{'threshold':>9} {'precision':>9} {'recall':>7} {'real FP':>8}")
+for t in np.round(np.arange(0.1, 0.96, 0.05), 2):
+    hit = scores >= t
+    precision = (hit & gold).sum() / max(hit.sum(), 1)
+    recall = (hit & gold).sum() / max(gold.sum(), 1)
+    real_fp = f"{(real_scores >= t).mean():8.2%}" if len(real_scores) else "       –"
+    mark = "  ← relevance threshold" if abs(t - predictor.relevance_threshold) < 0.025 else ""
+    print(f"{t:>9.2f} {precision:>9.3f} {recall:>7.3f} {real_fp}{mark}")
+
+CROSS = ROOT / "var" / "reports" / "cross_source.json"
+if CROSS.exists():
+    cross = json.loads(CROSS.read_text(encoding="utf-8"))
+    print(f"\nheld-out sources ({CROSS.relative_to(ROOT)}): share predicted relevant by threshold")
+    for group, fig in cross["held_out"].items():
+        curve = fig.get("curve") or {}
+        for kind in ("complaints", "others"):
+            if curve.get(kind):
+                points = " ".join(f"{t:.2f}:{v:.2f}" for t, v in zip(curve["threshold"], curve[kind], strict=True)
+                                  if round(t * 100) % 10 == 0)
+                print(f"  {group:<16} {kind:<10} {points}")
+else:
+    print(f"\nno cross-source report at {CROSS}: run `otklik evaluate --suite real` to add the held-out curves")

@@ -70,16 +70,35 @@ class EvalFormat(StrEnum):
     promobot = "promobot"
 
 
+class EvalSuite(StrEnum):
+    real = "real"
+
+
 @app.command()
 def evaluate(
-    data: Annotated[Path, typer.Option("--data", help="labelled posts", exists=True, dir_okay=False)],
+    data: Annotated[Path | None, typer.Option("--data", help="labelled posts", exists=True, dir_okay=False)] = None,
     format: Annotated[EvalFormat, typer.Option("--format")] = EvalFormat.jsonl,
     bundle: BundleOpt = None,
+    suite: Annotated[EvalSuite | None, typer.Option(
+        "--suite", help="real: train with each real source held out in turn and score it (slow: one training "
+        "per source); the all-sources model on the synthetic split and the eval-only sets")] = None,
+    holdout: Annotated[list[str] | None, typer.Option(
+        "--holdout", help="with --suite real: only these source groups (repeatable)")] = None,
+    config: Annotated[Path, typer.Option(help="training configuration (TOML), with --suite")] = Path(
+        "training/configs/default.toml"),
+    track: Annotated[bool, typer.Option(help="with --suite: log the report to MLflow")] = True,
 ) -> None:
-    """Print one JSON object of metrics of the bundle on FILE."""
+    """Print one JSON object of metrics: of the bundle on FILE, or of the cross-source suite."""
     from training.corpus import CorpusError, read_eval_jsonl
     from training.promobot import read_promobot
 
+    if suite is not None:
+        if data is not None:
+            fail("--suite and --data exclude each other")
+        _evaluate_suite(config, holdout, track)
+        return
+    if data is None:
+        fail("say what to evaluate: --data FILE or --suite real")
     try:
         if format is EvalFormat.promobot:
             rows, has_municipality = read_promobot(data), False
@@ -93,6 +112,34 @@ def evaluate(
 
     predictor = open_predictor(bundle)
     typer.echo(json.dumps(run_evaluate(predictor, rows, has_municipality), ensure_ascii=False))
+
+
+def _evaluate_suite(config: Path, holdout: list[str] | None, track: bool) -> None:
+    from training.config import load_config
+    from training.corpus import CorpusError
+    from training.crossval import HOLDOUTS, cross_source
+    from training.reference import ReferenceError
+
+    unknown = sorted(set(holdout or ()) - set(HOLDOUTS))
+    if unknown:
+        fail(f"unknown source group(s) {', '.join(unknown)}; known: {', '.join(HOLDOUTS)}")
+    try:
+        cfg = load_config(config)
+        report = cross_source(cfg, holdout or HOLDOUTS, progress=lambda m: typer.echo(f"· {m}", err=True))
+    except (CorpusError, ReferenceError, ValueError) as exc:
+        fail(str(exc))
+    s = settings()
+    saved = s.var_dir / "reports" / "cross_source.json"  # read by notebooks/error_analysis.py
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    saved.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    typer.echo(f"· report written to {saved}", err=True)
+    if track:
+        from training.tracking import Tracker
+
+        tracker = Tracker(s.mlflow_uri, cfg.experiment, artifact_root=s.var_dir / "mlartifacts")
+        run_id = tracker.log_report("cross-source", cfg.params(), report)
+        typer.echo(f"· mlflow run {run_id} at {s.mlflow_uri}", err=True)
+    typer.echo(json.dumps(report, ensure_ascii=False))
 
 
 @app.command()

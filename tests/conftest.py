@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,11 @@ def bundle(trained: TrainResult) -> Bundle:
 @pytest.fixture(scope="session")
 def predictor(bundle: Bundle, lemmatizer: Lemmatizer) -> Predictor:
     return Predictor(bundle, lemmatizer)
+
+
+@pytest.fixture(scope="session")
+def corpus_only_bundle(tmp_path_factory: pytest.TempPathFactory) -> Bundle:
+    """A model trained on the project's corpus alone: the tests of the retraining loop and of sampling
+    are built around its known weaknesses (hogweed is routed wrong), which the real data teaches away."""
+    cfg = replace(load_config(DEFAULT_CONFIG, ROOT), reference_data="")
+    return load_bundle(train(cfg, tmp_path_factory.mktemp("corpus-only")).bundle)

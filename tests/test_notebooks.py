@@ -10,11 +10,11 @@ import sys
 import jupytext
 import pytest
 
-from tests.conftest import ROOT, SHARED_DATA
+from tests.conftest import ROOT
+from training import reference
 from training.train import TrainResult
 
 NOTEBOOK = ROOT / "notebooks" / "error_analysis.py"
-RANDOM_POSTS = SHARED_DATA / "rusentiment" / "rusentiment_random_posts.csv"
 REAL_LIMIT = 3000  # enough real posts to exercise the section, few enough to keep the suite fast
 HEADLINE = re.compile(
     r"^headline: relevance F1 (?P<relevance>[\d.]+) · topic macro-F1 (?P<topic>[\d.]+) · "
@@ -72,19 +72,20 @@ def test_error_analysis_reproduces_the_bundle_metrics(error_analysis: str, train
 
 
 def test_error_analysis_shows_every_section(error_analysis: str) -> None:
-    for heading in ("class", "→", "relevance false positives", "expected calibration error", "review threshold"):
+    for heading in ("class", "→", "relevance false positives", "expected calibration error", "review threshold",
+                    "threshold precision  recall"):
         assert heading in error_analysis, heading
     assert error_analysis.count("review threshold") == 3
     assert error_analysis.count("← bundle") == 3
 
 
 def test_error_analysis_measures_real_posts_when_present(error_analysis: str) -> None:
-    if not RANDOM_POSTS.exists():
+    if not (reference.data_dir() / "rusentiment").is_dir():
         assert "real data: skipped" in error_analysis
         pytest.skip("the shared RuSentiment posts are not on this machine")
-    found = re.search(r"^real data: rusentiment random posts: FP rate ([\d.]+)% \((\d+) of (\d+)\)", error_analysis,
-                      re.M)
+    found = re.search(r"^real data: rusentiment_test: FP rate ([\d.]+)% \((\d+) of (\d+)\)", error_analysis, re.M)
     assert found, error_analysis[-3000:]
     rate, fp, total = float(found[1]), int(found[2]), int(found[3])
-    assert total == REAL_LIMIT and 0 <= fp <= total
+    assert total == min(REAL_LIMIT, len(reference.load(names=["rusentiment_test"]).rows["rusentiment_test"]))
+    assert 0 <= fp <= total
     assert rate == pytest.approx(100 * fp / total, abs=0.005)

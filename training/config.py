@@ -28,7 +28,11 @@ class TrainConfig:
     regions: DataPath
     rules: DataPath
     default_region: str
+    # the real reference sets (read at training time, never copied; $OTKLIK_REFERENCE_DATA overrides;
+    # "" trains on the corpus alone)
+    reference_data: str = ""
     min_df: int = 1
+    max_features: int = 60_000
     char_weight: float = 1.0
     embedding_weight: float = 0.6
     rule_weight: float = 0.2
@@ -38,6 +42,7 @@ class TrainConfig:
     agency_C: float = 10.0
     prior_weight: float = 1.0
     cv_folds: int = 5
+    n_jobs: int = 2
     relevance_precision: float = 0.95
     relevance_max_fpr: float = 0.05
     review_accuracy: float = 0.92
@@ -83,7 +88,10 @@ def load_config(path: Path = DEFAULT_CONFIG, root: Path = Path(".")) -> TrainCon
     except ValidationError as exc:
         problems = [_problem(e, section_of) for e in exc.errors()]
         raise ValueError(f"training config {path}: " + "; ".join(problems)) from None
-    return replace(cfg, **{key: (root / getattr(cfg, key)).resolve() for key in PATHS})
+    resolved: dict[str, Any] = {key: (root / getattr(cfg, key)).resolve() for key in PATHS}
+    if cfg.reference_data:
+        resolved["reference_data"] = str((root / cfg.reference_data).resolve())
+    return replace(cfg, **resolved)
 
 
 def _problem(error: Any, section_of: dict[str, str]) -> str:

@@ -35,13 +35,18 @@ class Example:
     network: str | None = None
     split: str = "train"
     augmented: bool = False
-    source: str = ""
+    source: str = ""  # where the row was read (file and line): for messages
+    origin: str = "corpus"  # the source group: the unit held out in cross-source evaluation
+    region: str | None = None  # the region whose directory routes it; None: the default region
 
     def to_json(self) -> dict[str, Any]:
         row = asdict(self)
         row.pop("source")
+        row.pop("origin")
         if not self.augmented:
             row.pop("augmented")
+        if self.region is None:
+            row.pop("region")
         return row
 
 
@@ -82,6 +87,7 @@ def parse_row(row: Any, where: str, corpus: bool = True) -> Example:
         split=split,
         augmented=bool(row.get("augmented", False)),
         source=where,
+        region=row["region"] if isinstance(row.get("region"), str) else None,  # feedback rows name theirs
     )
 
 

@@ -13,18 +13,28 @@ from training.metrics import binary_metrics, multiclass_metrics
 BATCH = 512
 
 
+def _known(predictor: Predictor, region: str | None) -> str | None:
+    """A row's region when the bundle has its directory; else the default region routes it."""
+    return region if region in predictor.bundle.regions else None
+
+
 def predict_all(predictor: Predictor, examples: Sequence[Example]) -> list[Prediction]:
     out: list[Prediction] = []
     for start in range(0, len(examples), BATCH):
         chunk = examples[start : start + BATCH]
-        out += predictor.predict([Post(id=ex.id, text=ex.text, network=ex.network) for ex in chunk], explain=False)
+        out += predictor.predict(
+            [Post(id=ex.id, text=ex.text, network=ex.network, region=_known(predictor, ex.region)) for ex in chunk],
+            explain=False,
+        )
     return out
 
 
 def evaluate(
-    predictor: Predictor, examples: Sequence[Example], score_municipality: bool = True
+    predictor: Predictor, examples: Sequence[Example], score_municipality: bool = True,
+    predictions: Sequence[Prediction] | None = None,
 ) -> dict[str, Any]:
-    preds = predict_all(predictor, examples)
+    """`predictions`: the predictor's predictions of `examples` when the caller has them already."""
+    preds = predict_all(predictor, examples) if predictions is None else predictions
     review = predictor.review
     report: dict[str, Any] = {"model": predictor.bundle.id, "rows": len(examples)}
     labelled = [(ex, p) for ex, p in zip(examples, preds, strict=True) if ex.relevant is not None]

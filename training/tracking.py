@@ -53,6 +53,16 @@ class Tracker:
         self.run_id = run.info.run_id
         return self.run_id
 
+    def log_report(self, run_name: str, params: Mapping[str, str], report: Mapping[str, Any]) -> str:
+        """One run holding an evaluation report (no bundle): its numbers as metrics, the whole as JSON."""
+        run_id = self.start(run_name, params)
+        try:
+            self._mlflow.log_metrics(flatten(report))
+            self._mlflow.log_dict(dict(report), "report.json")
+        finally:
+            self._mlflow.end_run()
+        return run_id
+
     def finish(self, metrics: Mapping[str, Any], bundle: Path, registered_model: str) -> str:
         """Log metrics and the bundle, register a model version, end the run; returns the version."""
         mlflow = self._mlflow

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import platform
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -19,12 +20,13 @@ from model.features import Featurizer
 from model.heads import CalibratedLinear
 from model.jurisdiction import Jurisdiction
 from model.lemma import Lemmatizer
-from model.matcher import Matcher
-from model.predictor import Predictor
+from model.matcher import Matcher, Rule
+from model.predictor import Predictor, scored_text
 from model.records import Post
-from model.region import load_regions
+from model.region import Region, load_regions
 from model.rules import load_rules
-from model.taxonomy import load_taxonomy
+from model.taxonomy import Taxonomy, load_taxonomy
+from training import reference
 from training.config import TrainConfig
 from training.corpus import CorpusError, Example, data_hash, label_problems, read_corpus, splits
 from training.evaluate import evaluate
@@ -42,10 +44,11 @@ class TrainResult:
 
 def build_classifier(cfg: TrainConfig) -> Classifier:
     def head(C: float) -> CalibratedLinear:
-        return CalibratedLinear(C=C, cv=cfg.cv_folds, random_state=cfg.seed)
+        return CalibratedLinear(C=C, cv=cfg.cv_folds, random_state=cfg.seed, n_jobs=cfg.n_jobs)
 
     return Classifier(
-        featurizer=Featurizer(min_df=cfg.min_df, char_weight=cfg.char_weight, embedding_weight=cfg.embedding_weight),
+        featurizer=Featurizer(min_df=cfg.min_df, max_features=cfg.max_features, char_weight=cfg.char_weight,
+                              embedding_weight=cfg.embedding_weight),
         relevance=head(cfg.relevance_C),
         topic=head(cfg.topic_C),
         agency=head(cfg.agency_C),
@@ -68,6 +71,7 @@ def choose_thresholds(clf: Classifier, relevant: np.ndarray, topics: np.ndarray,
 
 
 def load_training_data(cfg: TrainConfig) -> tuple[list[Example], list[Example]]:
+    """The project's corpus, checked, as its train and test splits."""
     taxonomy = load_taxonomy(cfg.taxonomy)
     regions = load_regions(cfg.regions)
     if cfg.default_region not in regions:
@@ -81,6 +85,57 @@ def load_training_data(cfg: TrainConfig) -> tuple[list[Example], list[Example]]:
     return parts["train"], parts["test"]
 
 
+def load_reference(cfg: TrainConfig, progress: Callable[[str], None] = lambda _: None) -> reference.Loaded | None:
+    """The real reference sets marked *train*, or None when switched off or absent (said through `progress`)."""
+    if not cfg.reference_data:
+        progress("reference data switched off (reference_data = \"\"): training on the corpus alone")
+        return None
+    loaded = reference.load(reference.data_dir(configured=cfg.reference_data), use="train")
+    if not loaded.rows:
+        progress(f"no reference data in {loaded.folder}: training on the corpus alone")
+        return None
+    for name, why in loaded.missing.items():
+        progress(f"reference set {name} absent ({why})")
+    counts = Counter(ex.origin for ex in loaded.examples("train"))
+    progress(f"reference data from {loaded.folder}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    return loaded
+
+
+@dataclass(frozen=True)
+class Fitted:
+    classifier: Classifier
+    thresholds: dict[str, Any]
+
+
+def fit(cfg: TrainConfig, rows: Sequence[Example], taxonomy: Taxonomy, regions: Mapping[str, Region],
+        rules: Sequence[Rule], lemmatizer: Lemmatizer, progress: Callable[[str], None] = lambda _: None) -> Fitted:
+    """Heads and thresholds fitted on `rows` (each routed by the directory of its own region)."""
+    progress(f"analyzing {len(rows)} training posts")
+    docs = analyze([scored_text(ex.text) for ex in rows], lemmatizer)
+    topic_of = {rule.id: rule.topic for rule in rules if rule.topic}
+    rule_topics = [
+        frozenset(topic_of[m.rule_id] for m in found if m.rule_id in topic_of)
+        for found in Matcher(rules, lemmatizer).match(docs)
+    ]
+    jurisdictions = {code: Jurisdiction(region, lemmatizer) for code, region in regions.items()}
+    default = jurisdictions[cfg.default_region]
+    relevant = np.asarray([bool(ex.relevant) for ex in rows])
+    progress("fitting relevance, topic and agency heads")
+    clf = build_classifier(cfg).fit(
+        docs,
+        relevant,
+        [ex.topic for ex in rows],
+        [ex.agency for ex in rows],
+        rule_topics,
+        [jurisdictions.get(ex.region or cfg.default_region, default) for ex in rows],
+        list(taxonomy.topics),
+        list(taxonomy.agencies),
+    )
+    gold_topics = np.asarray([ex.topic for ex in rows if ex.topic is not None])
+    gold_agencies = np.asarray([ex.agency for ex in rows if ex.topic is not None])
+    return Fitted(clf, choose_thresholds(clf, relevant, gold_topics, gold_agencies, cfg))
+
+
 def train(
     cfg: TrainConfig,
     models_dir: Path,
@@ -91,36 +146,17 @@ def train(
 ) -> TrainResult:
     """Train all heads, evaluate on the fixed test split, write (and track) a bundle."""
     progress("loading corpus")
-    train_rows, test_rows = load_training_data(cfg)
+    corpus_rows, test_rows = load_training_data(cfg)
+    loaded = load_reference(cfg, progress)
+    real_rows = loaded.examples("train") if loaded else []
     test_ids = {ex.id for ex in test_rows}
-    train_rows = train_rows + [ex for ex in feedback if ex.id not in test_ids]
+    train_rows = corpus_rows + real_rows + [ex for ex in feedback if ex.id not in test_ids]
     taxonomy = load_taxonomy(cfg.taxonomy)
     regions = load_regions(cfg.regions)
     rules = tuple(load_rules(cfg.rules))
     lemmatizer = Lemmatizer()
-
-    progress(f"analyzing {len(train_rows)} training posts")
-    docs = analyze([ex.text for ex in train_rows], lemmatizer)
-    topic_of = {rule.id: rule.topic for rule in rules if rule.topic}
-    rule_topics = [
-        frozenset(topic_of[m.rule_id] for m in found if m.rule_id in topic_of)
-        for found in Matcher(rules, lemmatizer).match(docs)
-    ]
-    relevant = np.asarray([bool(ex.relevant) for ex in train_rows])
-    progress("fitting relevance, topic and agency heads")
-    clf = build_classifier(cfg).fit(
-        docs,
-        relevant,
-        [ex.topic for ex in train_rows],
-        [ex.agency for ex in train_rows],
-        rule_topics,
-        Jurisdiction(regions[cfg.default_region], lemmatizer),
-        list(taxonomy.topics),
-        list(taxonomy.agencies),
-    )
-    gold_topics = np.asarray([ex.topic for ex in train_rows if ex.topic is not None])
-    gold_agencies = np.asarray([ex.agency for ex in train_rows if ex.topic is not None])
-    thresholds = choose_thresholds(clf, relevant, gold_topics, gold_agencies, cfg)
+    fitted = fit(cfg, train_rows, taxonomy, regions, rules, lemmatizer, progress)
+    clf = fitted.classifier
 
     created = datetime.now(UTC)
     dhash = data_hash(train_rows)
@@ -133,14 +169,17 @@ def train(
             "topics": [str(c) for c in clf.topic.classes_],
             "agencies": [str(c) for c in clf.agency.classes_],
         },
-        "thresholds": thresholds,
+        "thresholds": fitted.thresholds,
         "versions": {"python": platform.python_version(), **{lib: version(lib) for lib in LIBRARIES}},
         "data": {
             "hash": dhash,
             "train_rows": len(train_rows),
+            "corpus_rows": len(corpus_rows),
             "feedback_rows": len(feedback),
             "test_rows": len(test_rows),
             "test_hash": data_hash(test_rows),
+            # which real sets trained it (rows per source group), or why none did
+            "reference": loaded.summary() if loaded else "absent: trained on the corpus alone",
         },
         "config": cfg.params(),
     }

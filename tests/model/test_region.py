@@ -57,9 +57,9 @@ PERM_BEYOND_CITY_REFERENCE = {
 
 
 def test_both_regions_load(regions: dict[str, Region]) -> None:
-    assert set(regions) == {"perm-krai", "sverdlovsk-oblast"}
+    assert set(regions) == {"perm-krai", "sverdlovsk-oblast", "kursk-oblast"}
     for region in regions.values():
-        assert region.timezone == "Asia/Yekaterinburg"
+        assert region.timezone == ("Europe/Moscow" if region.code == "kursk-oblast" else "Asia/Yekaterinburg")
         assert region.sla_hours == 24
         assert region.default_agency == MUNICIPALITY
     assert len(regions["sverdlovsk-oblast"].municipalities) >= 10

@@ -189,7 +189,7 @@ def test_predict_answers_every_line_in_input_order(cli: Runs, predictor: Predict
     assert out[2] == {"id": "no-text", "line": 3, "error": "'text' is required and must be a string"}
     assert out[3] == {"id": "blank", "line": 5, "error": "text is empty or only whitespace"}
     assert out[4] == {"id": "mars", "line": 6,
-                      "error": "unknown region 'mars'; known regions: perm-krai, sverdlovsk-oblast"}
+                      "error": "unknown region 'mars'; known regions: kursk-oblast, perm-krai, sverdlovsk-oblast"}
     assert out[7]["id"] == "net" and out[7]["line"] == 9
     assert out[7]["error"].startswith("'network' must be one of vk, ok")
     assert out[8] == {"id": 10, "line": 10, "error": "expected a JSON object with 'id' and 'text'"}
@@ -314,6 +314,23 @@ def test_evaluate_refuses_bad_input_naming_the_line(cli: Runs, case: str) -> Non
     run = cli.run(f"evaluate-{case}")
     assert run.stdout == ""
     assert BAD_EVAL_INPUT[case][3] in run.failed()
+
+
+SUITE_MISUSE = {
+    "nothing": (["evaluate"], "say what to evaluate: --data FILE or --suite real"),
+    "both": (["evaluate", "--suite", "real", "--data", "README.md"], "--suite and --data exclude each other"),
+    "holdout": (["evaluate", "--suite", "real", "--holdout", "mars", "--no-track"],
+                "unknown source group(s) mars; known: corpus, kursk"),
+}
+for _case, (_args, _) in SUITE_MISUSE.items():
+    invocation(f"suite-{_case}")(lambda work, bundle, a=_args: Invocation(list(a)))
+
+
+@pytest.mark.parametrize("case", list(SUITE_MISUSE))
+def test_evaluate_says_what_is_wrong_with_its_options(cli: Runs, case: str) -> None:
+    run = cli.run(f"suite-{case}")
+    assert run.stdout == ""
+    assert SUITE_MISUSE[case][1] in run.failed()
 
 
 # --- otklik match -----------------------------------------------------------------------------------

@@ -71,7 +71,7 @@ def detail_of(r: Any) -> str:
         ([{"id": "1", "text": "я" * 2001}], ["body", "posts", 0, "text"], "2001 characters; the limit is 2000"),
         ([{"id": "1", "text": "a"}, {"id": "1", "text": "b"}], ["body", "posts", 1, "id"], "duplicate id '1'"),
         ([{"id": "1", "text": "яма", "region": "mars"}], ["body", "posts", 0, "region"],
-         "unknown region 'mars'; known regions: perm-krai, sverdlovsk-oblast"),
+         "unknown region 'mars'; known regions: kursk-oblast, perm-krai, sverdlovsk-oblast"),
         ([{"id": "1"}], ["body", "posts", 0, "text"], "Field required"),
         ([{"id": 5, "text": "яма"}], ["body", "posts", 0, "id"], "valid string"),
         ([{"id": "1", "text": ["яма"]}], ["body", "posts", 0, "text"], "valid string"),
@@ -135,7 +135,7 @@ def test_model_info(client: TestClient, bundle: Bundle) -> None:
     assert info["thresholds"] == bundle.meta["thresholds"]
     assert info["metrics"]["test"]["relevance"]["f1"] == bundle.meta["metrics"]["test"]["relevance"]["f1"]
     assert info["default_region"] == "perm-krai"
-    assert info["regions"] == ["perm-krai", "sverdlovsk-oblast"]
+    assert info["regions"] == ["kursk-oblast", "perm-krai", "sverdlovsk-oblast"]
     assert "mlflow_run_id" in info and "scikit-learn" in info["versions"]
 
 

@@ -172,7 +172,7 @@ def test_near_duplicates_within_one_batch_open_one_incident(db: Db, ingest: Any)
     ("change", "message"),
     [
         ({"network": "myspace"}, "network must be one of"),
-        ({"region": "moscow"}, "unknown region 'moscow'; known: perm-krai, sverdlovsk-oblast"),
+        ({"region": "moscow"}, "unknown region 'moscow'; known: kursk-oblast, perm-krai, sverdlovsk-oblast"),
         ({"published_at": T0.replace(tzinfo=None)}, "has no time zone"),
         ({"text": "   "}, "text is empty"),
         ({"external_id": ""}, "external_id is empty"),
