@@ -72,7 +72,7 @@ class CalibratedLinear(ClassifierMixin, BaseEstimator):
         # the folds' fits and the final fit are independent: `n_jobs` processes run them side by side
         splits = list(folds.split(np.zeros(len(y)), y_idx))
         everything = np.arange(len(y))
-        fitted = Parallel(n_jobs=getattr(self, "n_jobs", 1))(
+        fitted = Parallel(n_jobs=self.n_jobs)(
             delayed(_fit)(self._estimator(), X, y_idx, rows) for rows in [*(t for t, _ in splits), everything]
         )
         self.estimator_ = fitted[-1]

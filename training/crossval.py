@@ -27,8 +27,6 @@ from training.corpus import Example
 from training.evaluate import evaluate, predict_all
 from training.train import fit, load_reference, load_training_data
 
-# held-out groups whose rows are all complaints or all not: relevance recall or false-positive rate
-POSITIVE = ("kursk",)
 HOLDOUTS = ("corpus", "kursk", "troitsk", "news_city", "news_national", "news_tech", "uk_feedback", "rusentiment",
             "sensitive_topics")
 

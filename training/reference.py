@@ -23,7 +23,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from training.corpus import CorpusError, Example
@@ -321,6 +321,3 @@ def load(folder: Path | None = None, use: str | None = None, names: Sequence[str
         rows[s.name] = s.read(base, pins)
     return Loaded(folder=base, rows=rows, missing=missing)
 
-
-def with_region(examples: Sequence[Example], region: str | None) -> list[Example]:
-    return [replace(ex, region=region) for ex in examples]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from model.bundle import Bundle
-from tests.conftest import ANNOTATIONS
+from tests.conftest import ANNOTATIONS, ROOT
+from training.config import DEFAULT_CONFIG, load_config
 from training.corpus import data_hash, read_corpus, splits
-from training.train import TrainResult
+from training.train import TrainResult, load_reference
 
 
 def test_test_split_is_never_trained_on(trained: TrainResult) -> None:
@@ -13,9 +14,12 @@ def test_test_split_is_never_trained_on(trained: TrainResult) -> None:
     data = trained.meta["data"]
     assert data["test_hash"] == data_hash(parts["test"])
     assert data["corpus_rows"] == len(parts["train"]) and data["test_rows"] == len(parts["test"])
-    real = data["reference"]
-    real_rows = 0 if isinstance(real, str) else sum(n for sets in real["sets"].values() for n in sets.values())
-    assert data["train_rows"] == len(parts["train"]) + real_rows
+    # the rows trained on are the corpus's train split and the reference sets marked train, nothing else
+    loaded = load_reference(load_config(DEFAULT_CONFIG, ROOT))
+    real = loaded.examples("train") if loaded else []
+    assert isinstance(data["reference"], str) == (loaded is None)
+    assert data["hash"] == data_hash(parts["train"] + real)
+    assert data["train_rows"] == len(parts["train"]) + len(real)
     assert not {ex.id for ex in parts["train"]} & {ex.id for ex in parts["test"]}
 
 
